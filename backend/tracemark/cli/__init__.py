@@ -1,0 +1,18 @@
+"""The `tracemark` command."""
+
+from __future__ import annotations
+
+import click
+
+from tracemark import __version__
+from tracemark.cli.serve import run, serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tracemark")
+def main() -> None:
+    """Tracemark: an open register of image ownership, copy detection and fair settlement."""
+
+
+main.add_command(serve)
+main.add_command(run)

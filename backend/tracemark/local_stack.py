@@ -1,0 +1,132 @@
+"""The local system behind `make run`: an anvil chain that keeps its state, the contracts, and the HTTP API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import uvicorn
+
+from tracemark.chain.deployments import DeploymentError, load_deployment
+from tracemark.chain.node import ChainNode, ChainUnavailableError
+from tracemark.config import PROJECT_ROOT, Settings
+
+LOCAL_CHAIN_ID = 31337
+
+
+class LocalStackError(Exception):
+    """The local system could not be started."""
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _tool_env() -> dict[str, str]:
+    """The environment for the chain tools: the repo's solc wrapper and node_modules binaries."""
+    env = dict(os.environ)
+    env["SOLCX_BINARY_PATH"] = str(PROJECT_ROOT / "tools" / "solc")
+    env["PATH"] = os.pathsep.join([str(PROJECT_ROOT / "node_modules" / ".bin"), str(Path(sys.executable).parent),
+                                   env.get("PATH", "")])
+    return env
+
+
+class LocalStack:
+    """Starts anvil, deploys when the chain has no deployment, serves the API, and stops it all on Ctrl-C."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.rpc_url = f"http://127.0.0.1:{settings.anvil_port}"
+        self.state_file = settings.data_dir / "anvil" / "state.json"
+        self._anvil: subprocess.Popen[bytes] | None = None
+
+    def run_until_interrupted(self) -> None:
+        """Runs until Ctrl-C (or SIGTERM), then stops the chain, which writes its state."""
+        try:
+            self.start_chain()
+            self.ensure_deployment()
+            self.serve()
+        except LocalStackError as exc:
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            self.stop_chain()
+
+    def start_chain(self) -> None:
+        """Starts anvil on loopback with its state file, and waits until it answers."""
+        anvil = shutil.which("anvil", path=_tool_env()["PATH"])
+        if anvil is None:
+            raise LocalStackError("anvil not found: run `npm ci` (it ships in @foundry-rs/anvil-linux-amd64)")
+        if _port_in_use("127.0.0.1", self.settings.anvil_port):
+            raise LocalStackError(f"port {self.settings.anvil_port} is in use; set TRACEMARK_ANVIL_PORT")
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        log = (self.state_file.parent / "anvil.log").open("ab")
+        self._anvil = subprocess.Popen(  # noqa: S603 - fixed arguments
+            [anvil, "--host", "127.0.0.1", "--port", str(self.settings.anvil_port), "--chain-id",
+             str(LOCAL_CHAIN_ID), "--state", str(self.state_file), "--state-interval", "5"],
+            stdout=log, stderr=subprocess.STDOUT, env=_tool_env(),
+        )
+        node = ChainNode(self.rpc_url, timeout_s=2)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                node.chain_id()
+                break
+            except ChainUnavailableError:
+                if self._anvil.poll() is not None or time.monotonic() > deadline:
+                    raise LocalStackError(f"anvil did not start; see {log.name}") from None
+                time.sleep(0.2)
+        click.echo(f"chain    {self.rpc_url} (anvil, chain id {LOCAL_CHAIN_ID}, state in {self.state_file})")
+
+    def ensure_deployment(self) -> None:
+        """Deploys the contracts unless this chain already has them."""
+        node = ChainNode(self.rpc_url)
+        try:
+            deployment = load_deployment(self.settings.deployments_dir, LOCAL_CHAIN_ID)
+            if all(node.has_code(address) for address in deployment.contracts.values()):
+                click.echo(f"contracts already deployed (from block {deployment.block})")
+                return
+            click.echo("the recorded deployment is not on this chain (new chain state): deploying again")
+        except DeploymentError:
+            click.echo("no deployment on this chain yet: deploying")
+        ape = Path(sys.executable).parent / "ape"
+        env = _tool_env() | {"TRACEMARK_DEPLOYMENTS_DIR": str(self.settings.deployments_dir)}
+        result = subprocess.run(  # noqa: S603 - fixed arguments
+            [str(ape), "run", "deploy", "--network", self.rpc_url], cwd=PROJECT_ROOT, env=env, check=False,
+            capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            raise LocalStackError(f"deployment failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+        click.echo(result.stdout.strip().splitlines()[-1])
+
+    def serve(self) -> None:
+        """Serves the HTTP API in the foreground until interrupted."""
+        from tracemark.api import create_app
+
+        settings = self.settings.model_copy(update={"rpc_url": self.rpc_url})
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        click.echo(f"api      {base}\ndocs     {base}/docs\nhealth   {base}/health\ncontracts {base}/v1/contracts")
+        click.echo("press Ctrl-C to stop")
+        config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
+                                log_level="warning")
+        uvicorn.Server(config).run()
+
+    def stop_chain(self) -> None:
+        """Stops anvil gracefully, so that it writes its state file."""
+        if self._anvil is None or self._anvil.poll() is not None:
+            return
+        self._anvil.send_signal(signal.SIGINT)
+        try:
+            self._anvil.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._anvil.kill()
+            self._anvil.wait()
+        click.echo("stopped")
