@@ -8,7 +8,6 @@ import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IImageCertificate} from "./interfaces/IImageCertificate.sol";
 import {CidV1} from "./libraries/CidV1.sol";
 
@@ -24,8 +23,7 @@ contract ImageCertificate is
     ERC721,
     ERC2981,
     AccessControlDefaultAdminRules,
-    EIP712,
-    ReentrancyGuardTransient
+    EIP712
 {
     /// @notice The role whose accounts sign authorship attestations.
     bytes32 public constant VERIFIER_ROLE = keccak256("VERIFIER_ROLE");
@@ -64,7 +62,6 @@ contract ImageCertificate is
     /// @inheritdoc IImageCertificate
     function register(Registration calldata registration, bytes calldata signature)
         external
-        nonReentrant
         returns (uint256 tokenId)
     {
         if (block.timestamp > registration.deadline) {
@@ -77,9 +74,7 @@ contract ImageCertificate is
         if (registration.royaltyBps > MAX_ROYALTY_BPS) {
             revert CertificateRoyaltyTooHigh(registration.royaltyBps, MAX_ROYALTY_BPS);
         }
-        if (isNonceUsed(registration.nonce)) revert CertificateNonceUsed(registration.nonce);
-        address verifier =
-            _attestedBy(keccak256(abi.encode(REGISTRATION_TYPEHASH, registration)), signature);
+        _attestedBy(keccak256(abi.encode(REGISTRATION_TYPEHASH, registration)), signature);
 
         tokenId = uint256(registration.contentHash);
         address holder = _ownerOf(tokenId);
@@ -93,15 +88,9 @@ contract ImageCertificate is
             disputed: false
         });
         _metadataDigests[tokenId] = registration.metadataDigest;
-        emit CertificateRegistered(
-            tokenId,
-            registration.creator,
-            verifier,
-            registration.metadataDigest,
-            registration.fingerprint,
-            registration.royaltyBps
-        );
-        // Mints to the creator whoever sends the transaction; calls onERC721Received on a contract creator.
+        emit CertificateRegistered(tokenId, registration.metadataDigest, registration.fingerprint);
+        // Mints to the creator whoever sends the transaction, and calls onERC721Received on a contract creator.
+        // Every state change is done before that call, so a re-entering receiver finds the registration complete.
         _safeMint(registration.creator, tokenId);
     }
 
@@ -235,7 +224,7 @@ contract ImageCertificate is
     }
 
     function _attestedBy(bytes32 structHash, bytes calldata signature) private view returns (address signer) {
-        signer = ECDSA.recover(_hashTypedDataV4(structHash), signature);
+        signer = ECDSA.recoverCalldata(_hashTypedDataV4(structHash), signature);
         if (!hasRole(VERIFIER_ROLE, signer)) revert CertificateInvalidAttestation(signer);
     }
 

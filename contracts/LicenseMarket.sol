@@ -8,17 +8,18 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {LowLevelCall} from "@openzeppelin/contracts/utils/LowLevelCall.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IImageCertificate} from "./interfaces/IImageCertificate.sol";
 import {ILicenseMarket} from "./interfaces/ILicenseMarket.sol";
 
 /// @title Tracemark licence market and claim settlement
 /// @notice See `ILicenseMarket`. Payments go straight from the payer to the holder and the treasury; the
 /// contract never holds CPY.
-/// @dev Storage: one slot per offer, one slot per (certificate, licensee, kind) holding the licence's end, one
-/// flag per settled case, and one configuration slot (treasury, fee, licence counter) that every sale reads
-/// anyway. The full licence record lives in the `LicencePurchased` event.
-contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712, ReentrancyGuardTransient {
+/// @dev Storage: one slot per offer, one slot per (certificate, licensee, kind) holding the licence's end and a
+/// serial number, one flag per settled case, and one configuration slot (treasury, fee). The full licence record
+/// lives in the `LicencePurchased` event; a licence id is derived from (certificate, licensee, kind, serial), so
+/// no global counter has to be written on every sale. CPY has no transfer hooks, so a payment cannot call back.
+
+contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712 {
     using SafeERC20 for IERC20;
 
     /// @notice The role whose accounts sign settlement quotes.
@@ -41,7 +42,12 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
     struct Config {
         address treasury;
         uint16 feeBps;
-        uint80 licenceCount;
+    }
+
+    /// @dev What `isLicensed` needs, and how many licences the key has had.
+    struct LicenceState {
+        uint64 end;
+        uint32 serial;
     }
 
     /// @dev A sale: who pays whom, for which licence.
@@ -58,7 +64,7 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
 
     Config private _config;
     mapping(uint256 certificateId => mapping(uint8 kind => Offer)) private _offers;
-    mapping(bytes32 licenceKey => uint64 end) private _licensedUntil;
+    mapping(bytes32 licenceKey => LicenceState) private _licences;
     mapping(bytes32 caseId => bool) private _settled;
 
     /// @param cpyToken The CPY token.
@@ -101,7 +107,6 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
     /// @inheritdoc ILicenseMarket
     function buyLicence(uint256 certificateId, uint8 kind, address licensee, uint256 maxPrice)
         external
-        nonReentrant
         returns (uint256)
     {
         return _buy(certificateId, kind, licensee, maxPrice);
@@ -117,7 +122,7 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
         uint8 v,
         bytes32 r,
         bytes32 s
-    ) external nonReentrant returns (uint256) {
+    ) external returns (uint256) {
         _permit(maxPrice, permitDeadline, v, r, s);
         return _buy(certificateId, kind, licensee, maxPrice);
     }
@@ -125,7 +130,6 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
     /// @inheritdoc ILicenseMarket
     function settleClaim(SettlementQuote calldata quote, bytes calldata signature)
         external
-        nonReentrant
         returns (uint256)
     {
         return _settle(quote, signature);
@@ -139,7 +143,7 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
         uint8 v,
         bytes32 r,
         bytes32 s
-    ) external nonReentrant returns (uint256) {
+    ) external returns (uint256) {
         _permit(quote.amount, permitDeadline, v, r, s);
         return _settle(quote, signature);
     }
@@ -156,12 +160,12 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
 
     /// @inheritdoc ILicenseMarket
     function isLicensed(uint256 certificateId, address licensee, uint8 kind) external view returns (bool) {
-        return block.timestamp < _licensedUntil[_licenceKey(certificateId, licensee, kind)];
+        return block.timestamp < _licences[_licenceKey(certificateId, licensee, kind)].end;
     }
 
     /// @inheritdoc ILicenseMarket
     function licensedUntil(uint256 certificateId, address licensee, uint8 kind) external view returns (uint64) {
-        return _licensedUntil[_licenceKey(certificateId, licensee, kind)];
+        return _licences[_licenceKey(certificateId, licensee, kind)].end;
     }
 
     /// @inheritdoc ILicenseMarket
@@ -191,8 +195,17 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
     }
 
     /// @inheritdoc ILicenseMarket
-    function licenceCount() external view returns (uint256) {
-        return _config.licenceCount;
+    function licenceIdOf(uint256 certificateId, address licensee, uint8 kind, uint32 serial)
+        public
+        pure
+        returns (uint256)
+    {
+        return uint256(keccak256(abi.encode(certificateId, licensee, kind, serial)));
+    }
+
+    /// @inheritdoc ILicenseMarket
+    function licenceSerial(uint256 certificateId, address licensee, uint8 kind) external view returns (uint32) {
+        return _licences[_licenceKey(certificateId, licensee, kind)].serial;
     }
 
     function _buy(uint256 certificateId, uint8 kind, address licensee, uint256 maxPrice)
@@ -208,8 +221,7 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
 
         Config memory config = _config;
         uint256 fee = uint256(offer.price) * config.feeBps / _BPS;
-        (licenceId,) = _grant(
-            config,
+        licenceId = _grant(
             Sale({
                 certificateId: certificateId,
                 kind: kind,
@@ -242,8 +254,7 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
         uint256 platformAmount = quote.amount * (_BPS - quote.holderShareBps) / _BPS;
         uint256 holderAmount = quote.amount - platformAmount;
         Config memory config = _config;
-        (licenceId,) = _grant(
-            config,
+        licenceId = _grant(
             Sale({
                 certificateId: quote.certificateId,
                 kind: quote.kind,
@@ -256,58 +267,44 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
             })
         );
         emit ClaimSettled(
-            quote.caseId,
-            quote.certificateId,
-            quote.payer,
-            quote.amount,
-            holder,
-            holderAmount,
-            config.treasury,
-            platformAmount,
-            licenceId,
-            signer
+            quote.caseId, quote.certificateId, quote.payer, licenceId, holder, holderAmount, config.treasury,
+            platformAmount
         );
         _collect(holder, holderAmount, config.treasury, platformAmount);
     }
 
     /// @dev Records a licence and emits its record. A term licence bought while one is running starts when the
     /// running one ends; a perpetual licence is not sold twice (a settlement keeps it and records the payment).
-    function _grant(Config memory config, Sale memory sale) private returns (uint256 licenceId, uint64 end) {
+    function _grant(Sale memory sale) private returns (uint256 licenceId) {
         bytes32 key = _licenceKey(sale.certificateId, sale.licensee, sale.kind);
-        uint64 current = _licensedUntil[key];
-        if (current == PERPETUAL && !sale.renewPerpetual) {
+        LicenceState memory state = _licences[key];
+        if (state.end == PERPETUAL && !sale.renewPerpetual) {
             revert LicenseMarketAlreadyPerpetual(sale.certificateId, sale.licensee, sale.kind);
         }
         uint64 start = uint64(block.timestamp);
-        if (sale.duration == 0 || current == PERPETUAL) {
+        uint64 end;
+        if (sale.duration == 0 || state.end == PERPETUAL) {
             end = PERPETUAL;
         } else {
-            if (current > start) start = current;
+            if (state.end > start) start = state.end;
             uint256 until = uint256(start) + sale.duration;
             end = until >= PERPETUAL ? PERPETUAL - 1 : uint64(until);
         }
-        _licensedUntil[key] = end;
-        // Fewer than 2**80 licences can ever be issued: each costs a transaction.
+        // A serial wraps after 2**32 licences of one licensee, kind and certificate; each costs a payment.
         unchecked {
-            config.licenceCount += 1;
+            state.serial += 1;
         }
-        _config.licenceCount = config.licenceCount;
-        licenceId = config.licenceCount;
-        _emitLicence(licenceId, start, end, sale);
-    }
-
-    function _emitLicence(uint256 licenceId, uint64 start, uint64 end, Sale memory sale) private {
+        _licences[key] = LicenceState({end: end, serial: state.serial});
+        licenceId = licenceIdOf(sale.certificateId, sale.licensee, sale.kind, state.serial);
         emit LicencePurchased(
             licenceId,
             sale.certificateId,
             sale.licensee,
             sale.kind,
-            msg.sender,
             start,
             end,
             sale.price,
             sale.holder,
-            sale.holderAmount,
             sale.price - sale.holderAmount
         );
     }

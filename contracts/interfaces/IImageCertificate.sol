@@ -12,7 +12,8 @@ interface IImageCertificate {
     /// @param metadataDigest SHA-256 digest of the metadata JSON (its CIDv1 raw address on IPFS).
     /// @param fingerprint Perceptual fingerprint of the image, emitted for indexers, not stored.
     /// @param royaltyBps ERC-2981 royalty for the creator, in basis points, at most `MAX_ROYALTY_BPS`.
-    /// @param nonce Attestation number; a verifier can revoke an unused attestation by its nonce.
+    /// @param nonce Attestation number, unique per attestation. A registration cannot be replayed because a
+    /// content hash registers once; the short deadline bounds how long an unused attestation stays valid.
     /// @param deadline Last timestamp at which the attestation may be used.
     struct Registration {
         address creator;
@@ -28,7 +29,7 @@ interface IImageCertificate {
     /// `MetadataRevision`).
     /// @param tokenId The certificate whose metadata is replaced.
     /// @param metadataDigest SHA-256 digest of the new metadata JSON.
-    /// @param nonce Attestation number, consumed on use.
+    /// @param nonce Attestation number, consumed on use (a verifier can revoke it before).
     /// @param deadline Last timestamp at which the attestation may be used.
     struct MetadataRevision {
         uint256 tokenId;
@@ -37,15 +38,9 @@ interface IImageCertificate {
         uint256 deadline;
     }
 
-    /// @notice Emitted when an image is registered and its certificate minted.
-    event CertificateRegistered(
-        uint256 indexed tokenId,
-        address indexed creator,
-        address indexed verifier,
-        bytes32 metadataDigest,
-        bytes32 fingerprint,
-        uint16 royaltyBps
-    );
+    /// @notice Emitted when an image is registered, right before the ERC-721 `Transfer` from the zero address to
+    /// the creator that mints its certificate. The creator, royalty and time are readable with `registrationOf`.
+    event CertificateRegistered(uint256 indexed tokenId, bytes32 metadataDigest, bytes32 fingerprint);
 
     /// @notice Emitted when the holder replaced the metadata of a certificate (EIP-4906 `MetadataUpdate` too).
     event CertificateMetadataReplaced(
@@ -58,14 +53,14 @@ interface IImageCertificate {
     /// @notice Emitted when the dispute flag of a certificate was cleared.
     event CertificateDisputeCleared(uint256 indexed tokenId, address indexed by, string resolutionCid);
 
-    /// @notice Emitted when a verifier revoked an attestation nonce, or when a nonce was consumed.
+    /// @notice Emitted when a metadata-revision nonce was consumed, or revoked by a verifier.
     event AttestationNonceUsed(uint256 indexed nonce);
 
     /// @notice The attestation's deadline has passed.
     error CertificateAttestationExpired(uint256 deadline, uint256 timestamp);
     /// @notice The attestation was not signed by an account holding the verifier role.
     error CertificateInvalidAttestation(address recoveredSigner);
-    /// @notice The attestation's nonce was revoked or already consumed.
+    /// @notice The metadata revision's nonce was revoked or already consumed.
     error CertificateNonceUsed(uint256 nonce);
     /// @notice The content hash is already registered.
     error CertificateAlreadyRegistered(bytes32 contentHash, address holder);
@@ -94,7 +89,7 @@ interface IImageCertificate {
     /// @param signature The verifier's EIP-712 signature over `revision`.
     function replaceMetadata(MetadataRevision calldata revision, bytes calldata signature) external;
 
-    /// @notice Revokes an unused attestation. Only for verifiers.
+    /// @notice Revokes an unused metadata-revision attestation. Only for verifiers.
     /// @param nonce The attestation's nonce.
     function revokeAttestation(uint256 nonce) external;
 
@@ -140,8 +135,8 @@ interface IImageCertificate {
     /// @return True while disputed.
     function isDisputed(uint256 tokenId) external view returns (bool);
 
-    /// @notice Whether an attestation nonce was revoked or consumed.
+    /// @notice Whether a metadata-revision nonce was consumed or revoked.
     /// @param nonce The nonce.
-    /// @return True when a new attestation with this nonce would be refused.
+    /// @return True when a metadata revision with this nonce would be refused.
     function isNonceUsed(uint256 nonce) external view returns (bool);
 }

@@ -45,32 +45,30 @@ interface ILicenseMarket {
     );
     /// @notice Emitted when a holder withdrew an offer.
     event OfferWithdrawn(uint256 indexed certificateId, uint8 indexed kind, address indexed holder);
-    /// @notice Emitted for every licence, bought from an offer or granted by a settlement.
+    /// @notice Emitted for every licence, bought from an offer or granted by a settlement: the licence record.
+    /// The holder received `price - platformFee`, the treasury `platformFee`; the payer is the transaction's sender.
+    /// `end` is `type(uint64).max` for a perpetual licence.
     event LicencePurchased(
         uint256 indexed licenceId,
         uint256 indexed certificateId,
         address indexed licensee,
         uint8 kind,
-        address buyer,
         uint64 start,
         uint64 end,
         uint256 price,
         address holder,
-        uint256 holderAmount,
         uint256 platformFee
     );
-    /// @notice The receipt of a settled claim, naming every payout.
+    /// @notice The receipt of a settled claim, naming every payout; the licence it granted is `licenceId`.
     event ClaimSettled(
         bytes32 indexed caseId,
         uint256 indexed certificateId,
         address indexed payer,
-        uint256 amount,
+        uint256 licenceId,
         address holder,
         uint256 holderAmount,
         address treasury,
-        uint256 platformAmount,
-        uint256 licenceId,
-        address signer
+        uint256 platformAmount
     );
     /// @notice Emitted when the admin changed the platform fee.
     event PlatformFeeChanged(uint16 previousBps, uint16 feeBps);
@@ -221,7 +219,21 @@ interface ILicenseMarket {
     /// @return The treasury.
     function treasury() external view returns (address);
 
-    /// @notice How many licences were issued; licence ids run from 1 to this number.
-    /// @return The count.
-    function licenceCount() external view returns (uint256);
+    /// @notice The id of the `serial`-th licence of a licensee for a certificate and kind (serials start at 1).
+    /// @param certificateId The certificate.
+    /// @param licensee The licensee.
+    /// @param kind The usage kind.
+    /// @param serial The licence's serial number for this certificate, licensee and kind.
+    /// @return `uint256(keccak256(abi.encode(certificateId, licensee, kind, serial)))`.
+    function licenceIdOf(uint256 certificateId, address licensee, uint8 kind, uint32 serial)
+        external
+        pure
+        returns (uint256);
+
+    /// @notice How many licences a licensee has had for a certificate and kind: the serial of the latest.
+    /// @param certificateId The certificate.
+    /// @param licensee The licensee.
+    /// @param kind The usage kind.
+    /// @return The serial of the latest licence, 0 when never licensed.
+    function licenceSerial(uint256 certificateId, address licensee, uint8 kind) external view returns (uint32);
 }
