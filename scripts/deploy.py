@@ -23,7 +23,7 @@ DEV_CHAIN_IDS = {31337, 1337}
 DEV_ROLE_ACCOUNTS = {"verifier": 1, "settlement": 2, "dispute": 3, "anchor": 4, "treasury": 5}
 
 
-def _deployer(chain_id: int):  # noqa: ANN202 - an Ape account
+def _deployer(chain_id: int):
     alias = os.environ.get("TRACEMARK_DEPLOYER_ALIAS")
     if alias:
         return accounts.load(alias)

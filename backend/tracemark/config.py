@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=PROJECT_ROOT / "var", description="Local state: chain state, databases, blobs.")
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP API listens on.")
-    anvil_port: int = Field(default=8545, ge=1, le=65535, description="Port of the local anvil chain (`tracemark run`).")
+    anvil_port: int = Field(default=8545, ge=1, le=65535, description="Port of the local anvil (`tracemark run`).")
 
     # Deployment (scripts/deploy.py). Addresses left empty default to the local test accounts on a dev chain.
     deploy_admin: str = Field(default="", description="Admin of all contracts; gets the role in a two-step handover.")

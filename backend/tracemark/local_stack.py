@@ -51,14 +51,24 @@ class LocalStack:
 
     def run_until_interrupted(self) -> None:
         """Runs until Ctrl-C (or SIGTERM), then stops the chain, which writes its state."""
+
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM and then raises the signal again: make that an interrupt
+        # here too, so that the chain is always stopped (and its state written) on the way out.
+        previous = signal.signal(signal.SIGTERM, interrupt)
         try:
             self.start_chain()
             self.ensure_deployment()
             self.serve()
+        except KeyboardInterrupt:
+            pass
         except LocalStackError as exc:
             raise click.ClickException(str(exc)) from exc
         finally:
             self.stop_chain()
+            signal.signal(signal.SIGTERM, previous)
 
     def start_chain(self) -> None:
         """Starts anvil on loopback with its state file, and waits until it answers."""
@@ -73,6 +83,8 @@ class LocalStack:
             [anvil, "--host", "127.0.0.1", "--port", str(self.settings.anvil_port), "--chain-id",
              str(LOCAL_CHAIN_ID), "--state", str(self.state_file), "--state-interval", "5"],
             stdout=log, stderr=subprocess.STDOUT, env=_tool_env(),
+            # Its own session: a Ctrl-C in the terminal reaches only us, and we stop anvil after the API.
+            start_new_session=True,
         )
         node = ChainNode(self.rpc_url, timeout_s=2)
         deadline = time.monotonic() + 30

@@ -1,0 +1,92 @@
+"""`tracemark run` (what `make run` starts): chain, deployment and API come up, stop on Ctrl-C, keep state."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.backend.conftest import ROOT, free_port, tool_env
+
+pytestmark = pytest.mark.integration
+
+
+def start(tmp_path: Path, anvil_port: int, api_port: int) -> subprocess.Popen[str]:
+    env = tool_env() | {
+        "TRACEMARK_ANVIL_PORT": str(anvil_port),
+        "TRACEMARK_API_PORT": str(api_port),
+        "TRACEMARK_DATA_DIR": str(tmp_path / "var"),
+        "TRACEMARK_DEPLOYMENTS_DIR": str(tmp_path / "deployments"),
+    }
+    return subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "tracemark"), "run"], cwd=ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[str], timeout_s: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"tracemark run exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+        try:
+            body: dict[str, Any] = httpx.get(f"{url}/health", timeout=2).json()
+            if body["status"] == "ok":
+                return body
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("the API did not become healthy")
+
+
+def stop(proc: subprocess.Popen[str], how: signal.Signals = signal.SIGINT) -> str:
+    proc.send_signal(how)
+    out, _ = proc.communicate(timeout=60)
+    return out
+
+
+def test_run_starts_everything_stops_cleanly_and_keeps_the_chain(tmp_path: Path) -> None:
+    anvil_port, api_port = free_port(), free_port()
+    api = f"http://127.0.0.1:{api_port}"
+
+    first = start(tmp_path, anvil_port, api_port)
+    try:
+        wait_healthy(api, first)
+        contracts = httpx.get(f"{api}/v1/contracts").json()
+        assert contracts["chain_id"] == 31337
+        assert httpx.get(f"{api}/docs").status_code == 200
+    finally:
+        out = stop(first)
+    assert first.returncode == 0, out
+    assert "deploying" in out
+    assert f"{api}/docs" in out, "the URLs are printed"
+    assert (tmp_path / "var" / "anvil" / "state.json").exists(), "anvil wrote its state on the way out"
+
+    second = start(tmp_path, anvil_port, api_port)
+    try:
+        wait_healthy(api, second)
+        assert httpx.get(f"{api}/v1/contracts").json() == contracts
+    finally:
+        out = stop(second, signal.SIGTERM)
+    assert second.returncode == 0, out
+    assert "already deployed" in out, out
+    assert "stopped" in out, "SIGTERM stops the chain too"
+    assert json.loads((tmp_path / "deployments" / "31337.json").read_text())["contracts"] == contracts["contracts"]
+
+
+def test_run_refuses_a_busy_chain_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        proc = start(tmp_path, busy.getsockname()[1], free_port())
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "in use" in out
