@@ -7,6 +7,7 @@ licensee or a recipient of CPY), both are printed: `<op>` is the first, costlier
 The approve path approves exactly the price right before buying, as the web app does (the allowance returns to
 zero); `buyLicence_remaining_allowance` is the same purchase when a larger allowance stays behind.
 Goals (issue "Chain foundation"): register <= 130,000; buyLicence <= 110,000; settleClaim <= 130,000.
+Attestation nonces are 64-bit numbers with no zero byte, the costliest calldata a verifier can produce.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def measure() -> dict[str, int]:
     def register(creator: object, n: int, key: str) -> int:
         content = hashlib.sha256(f"image {n}".encode()).digest()
         reg = Registration(creator.address, content, hashlib.sha256(f"meta {n}".encode()).digest(),  # type: ignore[attr-defined]
-                           hashlib.sha256(f"fp {n}".encode()).digest(), 500, n, deadline)
+                           hashlib.sha256(f"fp {n}".encode()).digest(), 500, 2**64 - 1 - n, deadline)
         receipt = cert.register(tuple(vars(reg).values()), sign(reg, cert_domain, verifier.private_key).signature,
                                 sender=relayer)
         gas[key] = receipt.gas_used

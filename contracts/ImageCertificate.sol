@@ -33,11 +33,11 @@ contract ImageCertificate is
     uint16 public constant MAX_ROYALTY_BPS = 2500;
     /// @notice EIP-712 type hash of `Registration`.
     bytes32 public constant REGISTRATION_TYPEHASH = keccak256(
-        "Registration(address creator,bytes32 contentHash,bytes32 metadataDigest,bytes32 fingerprint,uint16 royaltyBps,uint256 nonce,uint256 deadline)"
+        "Registration(address creator,bytes32 contentHash,bytes32 metadataDigest,bytes32 fingerprint,uint16 royaltyBps,uint64 nonce,uint64 deadline)"
     );
     /// @notice EIP-712 type hash of `MetadataRevision`.
     bytes32 public constant METADATA_REVISION_TYPEHASH =
-        keccak256("MetadataRevision(uint256 tokenId,bytes32 metadataDigest,uint256 nonce,uint256 deadline)");
+        keccak256("MetadataRevision(uint256 tokenId,bytes32 metadataDigest,uint64 nonce,uint64 deadline)");
 
     struct Record {
         address creator;
@@ -112,7 +112,7 @@ contract ImageCertificate is
     }
 
     /// @inheritdoc IImageCertificate
-    function revokeAttestation(uint256 nonce) external onlyRole(VERIFIER_ROLE) {
+    function revokeAttestation(uint64 nonce) external onlyRole(VERIFIER_ROLE) {
         _useNonce(nonce);
     }
 
@@ -172,8 +172,8 @@ contract ImageCertificate is
     }
 
     /// @inheritdoc IImageCertificate
-    function isNonceUsed(uint256 nonce) public view returns (bool) {
-        return _usedNonces[nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    function isNonceUsed(uint64 nonce) public view returns (bool) {
+        return _usedNonces[nonce >> 8] & (uint256(1) << (nonce & 0xff)) != 0;
     }
 
     /// @notice The certificate's metadata address, `ipfs://<CIDv1 base32>`, derived from the stored digest.
@@ -228,8 +228,8 @@ contract ImageCertificate is
         if (!hasRole(VERIFIER_ROLE, signer)) revert CertificateInvalidAttestation(signer);
     }
 
-    function _useNonce(uint256 nonce) private {
-        uint256 bit = 1 << (nonce & 0xff);
+    function _useNonce(uint64 nonce) private {
+        uint256 bit = uint256(1) << (nonce & 0xff);
         uint256 word = _usedNonces[nonce >> 8];
         if (word & bit != 0) revert CertificateNonceUsed(nonce);
         _usedNonces[nonce >> 8] = word | bit;

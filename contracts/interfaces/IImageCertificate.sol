@@ -21,8 +21,8 @@ interface IImageCertificate {
         bytes32 metadataDigest;
         bytes32 fingerprint;
         uint16 royaltyBps;
-        uint256 nonce;
-        uint256 deadline;
+        uint64 nonce;
+        uint64 deadline;
     }
 
     /// @notice What a verifier attests before a certificate's metadata is replaced (EIP-712 struct
@@ -34,8 +34,8 @@ interface IImageCertificate {
     struct MetadataRevision {
         uint256 tokenId;
         bytes32 metadataDigest;
-        uint256 nonce;
-        uint256 deadline;
+        uint64 nonce;
+        uint64 deadline;
     }
 
     /// @notice Emitted when an image is registered, right before the ERC-721 `Transfer` from the zero address to
@@ -54,14 +54,14 @@ interface IImageCertificate {
     event CertificateDisputeCleared(uint256 indexed tokenId, address indexed by, string resolutionCid);
 
     /// @notice Emitted when a metadata-revision nonce was consumed, or revoked by a verifier.
-    event AttestationNonceUsed(uint256 indexed nonce);
+    event AttestationNonceUsed(uint64 indexed nonce);
 
     /// @notice The attestation's deadline has passed.
     error CertificateAttestationExpired(uint256 deadline, uint256 timestamp);
     /// @notice The attestation was not signed by an account holding the verifier role.
     error CertificateInvalidAttestation(address recoveredSigner);
     /// @notice The metadata revision's nonce was revoked or already consumed.
-    error CertificateNonceUsed(uint256 nonce);
+    error CertificateNonceUsed(uint64 nonce);
     /// @notice The content hash is already registered.
     error CertificateAlreadyRegistered(bytes32 contentHash, address holder);
     /// @notice A registration must name a creator, a content hash and a metadata digest.
@@ -91,7 +91,7 @@ interface IImageCertificate {
 
     /// @notice Revokes an unused metadata-revision attestation. Only for verifiers.
     /// @param nonce The attestation's nonce.
-    function revokeAttestation(uint256 nonce) external;
+    function revokeAttestation(uint64 nonce) external;
 
     /// @notice Flags a certificate as disputed. Only for the dispute role.
     /// @param tokenId The certificate.
@@ -138,5 +138,5 @@ interface IImageCertificate {
     /// @notice Whether a metadata-revision nonce was consumed or revoked.
     /// @param nonce The nonce.
     /// @return True when a metadata revision with this nonce would be refused.
-    function isNonceUsed(uint256 nonce) external view returns (bool);
+    function isNonceUsed(uint64 nonce) external view returns (bool);
 }

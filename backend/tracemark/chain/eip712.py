@@ -24,14 +24,14 @@ _TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "metadataDigest", "type": "bytes32"},
         {"name": "fingerprint", "type": "bytes32"},
         {"name": "royaltyBps", "type": "uint16"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
+        {"name": "nonce", "type": "uint64"},
+        {"name": "deadline", "type": "uint64"},
     ],
     "MetadataRevision": [
         {"name": "tokenId", "type": "uint256"},
         {"name": "metadataDigest", "type": "bytes32"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
+        {"name": "nonce", "type": "uint64"},
+        {"name": "deadline", "type": "uint64"},
     ],
     "SettlementQuote": [
         {"name": "caseId", "type": "bytes32"},

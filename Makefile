@@ -1,0 +1,70 @@
+# Tracemark: the two commands are `make run` and `make test`; both install what is missing first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+
+# The chain tools: the repo's solc wrapper (no compiler download) and the npm-installed anvil / forge.
+export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup run test lint typecheck test-contracts test-invariants test-backend slither soak gas abi clean
+
+## setup: the Python venv (pinned by constraints.txt) and the npm packages (pinned by package-lock.json)
+setup: $(BIN)/.installed node_modules/.installed
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## run: local chain (anvil, state kept in var/), contracts deployed once, HTTP API; Ctrl-C stops all
+run: setup
+	$(BIN)/tracemark run
+
+## test: lint, types, contract tests, invariant fuzzing, backend tests, Slither
+test: setup lint typecheck test-contracts test-invariants test-backend slither
+
+lint:
+	$(BIN)/ruff check backend tests benchmarks scripts
+
+typecheck:
+	$(BIN)/mypy
+
+# pytest exits 5 when it collects nothing: say so loudly, but do not fail on it.
+define pytest_exit
+rc=$$?; if [ $$rc -eq 5 ]; then echo "NOTE: $(1) collected no tests"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+endef
+
+test-contracts:
+	$(BIN)/ape test tests/contracts -q -p no:cacheprovider || { $(call pytest_exit,ape test); }
+
+test-invariants:
+	tools/forge-invariants.sh
+
+test-backend:
+	$(BIN)/pytest tests/backend -q || { $(call pytest_exit,pytest tests/backend); }
+
+slither:
+	tools/slither.sh
+
+## soak: long campaigns kept out of `make test` (invariant fuzzing with many more runs)
+soak: setup
+	FOUNDRY_INVARIANT_RUNS=2000 FOUNDRY_INVARIANT_DEPTH=500 tools/forge-invariants.sh
+
+## gas: the gas benchmark (figures go to docs/benchmarks.md)
+gas: setup
+	$(BIN)/python benchmarks/gas.py
+
+## abi: refresh the ABIs the backend ships (backend/tracemark/chain/abi/)
+abi: setup
+	$(BIN)/ape run export_abi
+
+clean:
+	rm -rf .build contracts/.cache .forge crytic-export .pytest_cache .mypy_cache .ruff_cache
