@@ -105,6 +105,8 @@ interface ILicenseMarket {
     error LicenseMarketCaseSettled(bytes32 caseId);
     /// @notice A quote's amount must be above zero and its holder share at most 10,000 basis points.
     error LicenseMarketInvalidQuote();
+    /// @notice The CPY token and the certificate contract must be set at deployment.
+    error LicenseMarketInvalidContract();
     /// @notice The certificate does not exist.
     error LicenseMarketUnknownCertificate(uint256 certificateId);
 
@@ -181,8 +183,8 @@ interface ILicenseMarket {
     function setPlatformFee(uint16 feeBps) external;
 
     /// @notice Sets the treasury that receives fees and the platform's settlement share. Only for the admin.
-    /// @param treasury The new treasury.
-    function setTreasury(address treasury) external;
+    /// @param newTreasury The new treasury.
+    function setTreasury(address newTreasury) external;
 
     /// @notice Whether a licensee holds a valid licence of a kind for a certificate now.
     /// @param certificateId The certificate.

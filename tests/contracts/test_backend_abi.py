@@ -16,7 +16,8 @@ def _canonical(abi: list[dict]) -> list[str]:
 
 @pytest.mark.parametrize("name", CONTRACT_NAMES)
 def test_shipped_abi_matches_the_build(project, name):
-    built = [e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in getattr(project, name).contract_type.abi]
+    abi = getattr(project, name).contract_type.abi
+    built = [entry.model_dump(mode="json", by_alias=True, exclude_none=True) for entry in abi]
     assert _canonical(abi_of(name)) == _canonical(built), f"backend ABI of {name} is stale: run `make abi`"
 
 
