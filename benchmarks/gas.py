@@ -40,6 +40,7 @@ from tracemark.chain.eip712 import (  # noqa: E402
 GOALS = {"register": 130_000, "buyLicence": 110_000, "settleClaim": 130_000}
 WEB, PRINT = 1, 2
 CPY = 10**18
+YEAR = 365 * 86400
 
 
 def _domain(name_version: tuple[str, str], contract: object) -> Domain:
@@ -82,24 +83,26 @@ def measure() -> dict[str, int]:
     gas["transfer"] = cert.transferFrom(alice, carol, token_a, sender=alice).gas_used
     gas["transfer_warm"] = cert.transferFrom(carol, bob, token_a, sender=carol).gas_used
 
-    gas["setOffer"] = market.setOffer(token_b, WEB, 50 * CPY, 365 * 86400, sender=bob).gas_used
-    gas["setOffer_warm"] = market.setOffer(token_b, WEB, 40 * CPY, 365 * 86400, sender=bob).gas_used
+    gas["setOffer"] = market.setOffer(token_b, WEB, 50 * CPY, YEAR, sender=bob).gas_used
+    gas["setOffer_warm"] = market.setOffer(token_b, WEB, 40 * CPY, YEAR, sender=bob).gas_used
     market.setOffer(token_b, PRINT, 80 * CPY, 0, sender=bob)
 
     for buyer in (carol, dave):
         cpy.transfer(buyer, 1_000 * CPY, sender=treasury)
     # bob has never held CPY: the first sale creates his balance slot.
     cpy.approve(market, 40 * CPY, sender=carol)
-    gas["buyLicence"] = market.buyLicence(token_b, WEB, carol, 40 * CPY, sender=carol).gas_used
+    gas["buyLicence"] = market.buyLicence(token_b, WEB, carol, 40 * CPY, YEAR, sender=carol).gas_used
     cpy.approve(market, 80 * CPY, sender=carol)
-    gas["buyLicence_warm"] = market.buyLicence(token_b, PRINT, carol, 80 * CPY, sender=carol).gas_used
+    gas["buyLicence_warm"] = market.buyLicence(token_b, PRINT, carol, 80 * CPY, 0, sender=carol).gas_used
     cpy.approve(market, 10**6 * CPY, sender=carol)
-    gas["buyLicence_remaining_allowance"] = market.buyLicence(token_b, WEB, relayer, 40 * CPY, sender=carol).gas_used
+    gas["buyLicence_remaining_allowance"] = market.buyLicence(
+        token_b, WEB, relayer, 40 * CPY, YEAR, sender=carol
+    ).gas_used
 
     permit = Permit(dave.address, market.address, 40 * CPY, cpy.nonces(dave), deadline)
     sig = sign(permit, cpy_domain, dave.private_key)
     gas["buyLicenceWithPermit"] = market.buyLicenceWithPermit(
-        token_b, WEB, dave, 40 * CPY, deadline, sig.v, sig.r, sig.s, sender=dave).gas_used
+        token_b, WEB, dave, 40 * CPY, YEAR, deadline, sig.v, sig.r, sig.s, sender=dave).gas_used
 
     for n, (payer, key) in enumerate(((carol, "settleClaim"), (dave, "settleClaim_warm"))):
         quote = SettlementQuote(hashlib.sha256(f"case {n}".encode()).digest(), token_a, payer.address, 300 * CPY,
