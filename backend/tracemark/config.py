@@ -26,6 +26,31 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP API listens on.")
     anvil_port: int = Field(default=8545, ge=1, le=65535, description="Port of the local anvil (`tracemark run`).")
 
+    # The store (tracemark.store): SQLite in WAL mode in `data_dir` unless a URL names another database.
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the database, e.g. `postgresql+psycopg://user@host/tracemark`; "
+        "empty: SQLite at `<data_dir>/tracemark.db`.",
+    )
+
+    # The chain indexer (tracemark.chain.indexer).
+    index_confirmations: int = Field(
+        default=2, ge=0, le=10_000,
+        description="Blocks on top of a block before its events count as confirmed. Small on a local chain; "
+        "64 or more on a public chain (Ethereum finalises after about 64 blocks).",
+    )
+    index_poll_interval_s: float = Field(default=1.0, gt=0, description="Pause between polls once live.")
+    index_initial_range: int = Field(
+        default=100, ge=1, description="First eth_getLogs range, in blocks (it grows while answers stay small)."
+    )
+    index_max_range: int = Field(default=100_000, ge=1, description="Largest eth_getLogs range, in blocks.")
+    index_target_logs: int = Field(
+        default=10_000, ge=100, description="Logs per eth_getLogs answer the adaptive range aims at."
+    )
+    index_rpc_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one indexer JSON-RPC request.")
+    index_retry_base_s: float = Field(default=0.5, gt=0, description="First back-off after a failed request.")
+    index_retry_max_s: float = Field(default=30.0, gt=0, description="Longest back-off between retries.")
+
     # Deployment (scripts/deploy.py). Addresses left empty default to the local test accounts on a dev chain.
     deploy_admin: str = Field(default="", description="Admin of all contracts; gets the role in a two-step handover.")
     deploy_admin_delay_s: int = Field(default=0, ge=0, lt=2**48, description="Delay of an admin handover.")

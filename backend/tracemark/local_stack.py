@@ -1,13 +1,16 @@
-"""The local system behind `make run`: an anvil chain that keeps its state, the contracts, and the HTTP API."""
+"""The local system behind `make run`: an anvil chain that keeps its state, the contracts, the chain indexer (a
+background thread) and the HTTP API."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,10 +18,13 @@ import click
 import uvicorn
 
 from tracemark.chain.deployments import DeploymentError, load_deployment
+from tracemark.chain.indexer import IndexerStoppedError, connect
 from tracemark.chain.node import ChainNode, ChainUnavailableError
 from tracemark.config import PROJECT_ROOT, Settings
 
 LOCAL_CHAIN_ID = 31337
+
+log = logging.getLogger("tracemark.local_stack")
 
 
 class LocalStackError(Exception):
@@ -48,6 +54,8 @@ class LocalStack:
         self.rpc_url = f"http://127.0.0.1:{settings.anvil_port}"
         self.state_file = settings.data_dir / "anvil" / "state.json"
         self._anvil: subprocess.Popen[bytes] | None = None
+        self._indexer_stop = threading.Event()
+        self._indexer: threading.Thread | None = None
 
     def run_until_interrupted(self) -> None:
         """Runs until Ctrl-C (or SIGTERM), then stops the chain, which writes its state."""
@@ -61,12 +69,14 @@ class LocalStack:
         try:
             self.start_chain()
             self.ensure_deployment()
+            self.start_indexer()
             self.serve()
         except KeyboardInterrupt:
             pass
         except LocalStackError as exc:
             raise click.ClickException(str(exc)) from exc
         finally:
+            self.stop_indexer()
             self.stop_chain()
             signal.signal(signal.SIGTERM, previous)
 
@@ -118,6 +128,32 @@ class LocalStack:
         if result.returncode != 0:
             raise LocalStackError(f"deployment failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
         click.echo(result.stdout.strip().splitlines()[-1])
+
+    def start_indexer(self) -> None:
+        """Runs the chain indexer in a background thread (into the store in the data folder)."""
+        from tracemark.cli.index import configure_logging
+
+        configure_logging("INFO")
+        settings = self.settings.model_copy(update={"rpc_url": self.rpc_url})
+
+        def follow() -> None:
+            try:
+                connect(settings, self._indexer_stop).run()
+            except IndexerStoppedError:
+                pass
+            except Exception:  # the API goes on serving; /health shows the indexer's last state
+                log.exception("the chain indexer stopped on an error")
+
+        self._indexer = threading.Thread(target=follow, name="tracemark-indexer", daemon=True)
+        self._indexer.start()
+        click.echo(f"indexer  following chain {LOCAL_CHAIN_ID} (confirmations {settings.index_confirmations})")
+
+    def stop_indexer(self) -> None:
+        """Stops the indexer thread; it finishes the range it is writing (or drops it, the checkpoint is atomic)."""
+        self._indexer_stop.set()
+        if self._indexer is not None:
+            self._indexer.join(timeout=30)
+            self._indexer = None
 
     def serve(self) -> None:
         """Serves the HTTP API in the foreground until interrupted."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tracemark import __version__
-from tracemark.api.routes import contracts, health
+from tracemark.api.routes import certificates, contracts, health, licences, settlements
 from tracemark.chain.node import ChainNode
 from tracemark.config import Settings, get_settings
 
@@ -28,6 +28,10 @@ def create_app(settings: Settings | None = None, node: ChainNode | None = None) 
     )
     app.state.settings = settings
     app.state.node = node or ChainNode(settings.rpc_url, settings.rpc_timeout_s)
+    app.state.database = None  # the store opens on first use (see api.deps.get_database)
     app.include_router(health.router)
     app.include_router(contracts.router)
+    app.include_router(certificates.router)
+    app.include_router(licences.router)
+    app.include_router(settlements.router)
     return app

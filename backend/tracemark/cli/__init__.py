@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from tracemark import __version__
+from tracemark.cli.index import index
+from tracemark.cli.match import match
 from tracemark.cli.serve import run, serve
 
 
@@ -16,3 +18,5 @@ def main() -> None:
 
 main.add_command(serve)
 main.add_command(run)
+main.add_command(index)
+main.add_command(match)

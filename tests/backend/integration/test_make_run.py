@@ -45,6 +45,26 @@ def wait_healthy(url: str, proc: subprocess.Popen[str], timeout_s: float = 180) 
     raise AssertionError("the API did not become healthy")
 
 
+def register_and_wait_until_served(tmp_path: Path, anvil_port: int, api: str) -> dict[str, Any]:
+    """Registers a certificate on the running chain; the indexer `make run` started serves it once confirmed."""
+    from tests.backend.chainops import DevChain
+    from tracemark.chain.deployments import load_deployment
+
+    chain = DevChain(f"http://127.0.0.1:{anvil_port}", load_deployment(tmp_path / "deployments", 31337))
+    token = chain.register(chain.users[0])
+    assert chain.receipts_ok(chain.flush()) == 1
+    chain.mine(3)  # the default confirmation depth is 2
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{api}/v1/certificates/{token}", timeout=5)
+        if response.status_code == 200:
+            body: dict[str, Any] = response.json()
+            assert body["certificate"]["holder"] == chain.users[0]
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"the indexer did not serve certificate {token}: {response.status_code} {response.text}")
+
+
 def stop(proc: subprocess.Popen[str], how: signal.Signals = signal.SIGINT) -> str:
     proc.send_signal(how)
     out, _ = proc.communicate(timeout=60)
@@ -61,6 +81,13 @@ def test_run_starts_everything_stops_cleanly_and_keeps_the_chain(tmp_path: Path)
         contracts = httpx.get(f"{api}/v1/contracts").json()
         assert contracts["chain_id"] == 31337
         assert httpx.get(f"{api}/docs").status_code == 200
+        certificate = register_and_wait_until_served(tmp_path, anvil_port, api)
+        for _ in range(50):  # the heartbeat follows the commit it reports
+            indexer = httpx.get(f"{api}/health").json()["indexer"]
+            if indexer["indexed_block"] >= certificate["read_at"]["block"]:
+                break
+            time.sleep(0.1)
+        assert indexer["state"] == "live" and indexer["indexed_block"] >= certificate["read_at"]["block"]
     finally:
         out = stop(first)
     assert first.returncode == 0, out

@@ -1,0 +1,243 @@
+"""Decoding the logs of the Tracemark contracts into typed events.
+
+The decoders are built once from the shipped ABIs (`tracemark.chain.contracts.abi_of`) and keyed by contract
+address and topic 0: the ERC-20 and ERC-721 `Transfer` events share a signature, so the address decides.
+Every event parameter of these contracts is a static word (address, uintN, bytes32, bool) or a `string`, so
+decoding is slicing hex, with no general ABI decoder in the hot path of a back-fill.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from eth_utils.crypto import keccak
+
+from tracemark.chain.contracts import abi_of
+from tracemark.chain.deployments import CONTRACT_NAMES, Deployment
+
+LOG_INDEX_BITS = 20
+"""`pos = block_number << LOG_INDEX_BITS | log_index`; a block holds far fewer than 2**20 logs (30M gas / 375)."""
+
+ArgValue = int | str | bool
+
+
+class RawLog(TypedDict):
+    """A log as `eth_getLogs` returns it (hex strings)."""
+
+    address: str
+    topics: list[str]
+    data: str
+    blockNumber: str
+    blockHash: str
+    transactionHash: str
+    transactionIndex: str
+    logIndex: str
+
+
+def pos(block_number: int, log_index: int) -> int:
+    """The position of a log in the chain: orders logs, and `pos < pos(B + 1, 0)` means "up to block B"."""
+    return (block_number << LOG_INDEX_BITS) | log_index
+
+
+def block_of(position: int) -> int:
+    """The block of a position."""
+    return position >> LOG_INDEX_BITS
+
+
+@dataclass(slots=True)
+class ChainLog:
+    """A decoded event of a Tracemark contract, with where it sits in the chain, and the log's payload as the store
+    keeps it, from which it can always be decoded again: `topics` are the indexed topics after topic 0 (which the
+    contract and event name imply), 32 bytes each, and `data` the raw data. An `UnknownLog` keeps every topic.
+
+    Addresses and hashes are lowercase `0x` hex; integers are Python ints; strings are text.
+    """
+
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    tx_index: int
+    log_index: int
+    address: str
+    contract: str
+    name: str
+    args: Mapping[str, ArgValue]
+    topics: bytes
+    data: bytes
+
+    @property
+    def pos(self) -> int:
+        """The log's position (see `pos`)."""
+        return (self.block_number << LOG_INDEX_BITS) | self.log_index
+
+    def args_json(self) -> str:
+        """The arguments as JSON; integers beyond 2**53 as decimal strings, so no JSON reader loses digits."""
+        return args_json(self.args)
+
+
+def args_json(args: Mapping[str, ArgValue]) -> str:
+    """Decoded arguments as JSON; integers beyond 2**53 as decimal strings, so no JSON reader loses digits."""
+    return json.dumps(
+        {k: (str(v) if type(v) is int and not -(2**53) < v < 2**53 else v) for k, v in args.items()},
+        separators=(",", ":"),
+    )
+
+
+class UnknownLogError(Exception):
+    """A log that no Tracemark ABI describes (a contract upgrade the backend does not know yet)."""
+
+
+def _word_decoder(kind: str) -> Callable[[str], ArgValue]:
+    """A decoder of one 64-hex-digit ABI word."""
+    if kind == "address":
+        return lambda word: "0x" + word[24:64]
+    if kind.startswith("uint"):
+        return lambda word: int(word, 16)
+    if kind.startswith("int"):
+        bits = 256
+
+        def signed(word: str) -> int:
+            value = int(word, 16)
+            return value - (1 << bits) if value >> (bits - 1) else value
+
+        return signed
+    if kind == "bool":
+        return lambda word: int(word, 16) != 0
+    if kind == "bytes32":
+        return lambda word: "0x" + word
+    raise ValueError(f"no decoder for ABI type {kind}")
+
+
+@dataclass(frozen=True, slots=True)
+class _EventDecoder:
+    contract: str
+    name: str
+    topics: tuple[tuple[str, Callable[[str], ArgValue] | None], ...]  # indexed parameters, in order
+    data: tuple[tuple[str, str, Callable[[str], ArgValue] | None], ...]  # (name, type, word decoder or None)
+
+    def decode(self, topics: list[str], data: str) -> dict[str, ArgValue]:
+        args: dict[str, ArgValue] = {}
+        for (name, decoder), topic in zip(self.topics, topics[1:], strict=True):
+            # An indexed string is only its hash; none of the Tracemark events has one.
+            args[name] = decoder(topic[2:]) if decoder is not None else topic
+        body = data[2:]
+        for i, (name, _kind, decoder) in enumerate(self.data):
+            word = body[i * 64 : i * 64 + 64]
+            if decoder is not None:
+                args[name] = decoder(word)
+            else:  # string: the word is the offset of (length, bytes)
+                offset = int(word, 16) * 2
+                length = int(body[offset : offset + 64], 16) * 2
+                args[name] = bytes.fromhex(body[offset + 64 : offset + 64 + length]).decode("utf-8", "replace")
+        return args
+
+
+def _decoders_of(contract: str, abi: Iterable[Mapping[str, Any]]) -> dict[str, _EventDecoder]:
+    out: dict[str, _EventDecoder] = {}
+    for item in abi:
+        if item.get("type") != "event" or item.get("anonymous"):
+            continue
+        inputs = item["inputs"]
+        signature = f"{item['name']}({','.join(i['type'] for i in inputs)})"
+        topic0 = "0x" + keccak(text=signature).hex()
+        topics = tuple(
+            (i["name"], None if i["type"] in ("string", "bytes") else _word_decoder(i["type"]))
+            for i in inputs
+            if i["indexed"]
+        )
+        data = tuple(
+            (i["name"], i["type"], None if i["type"] == "string" else _word_decoder(i["type"]))
+            for i in inputs
+            if not i["indexed"]
+        )
+        out[topic0] = _EventDecoder(contract, item["name"], topics, data)
+    return out
+
+
+class EventDecoder:
+    """Decodes the logs of one deployment's contracts.
+
+    Args:
+        deployment: The contracts.
+        args_of: Decode the arguments only of these (contract, event) pairs; others get empty `args` (their raw
+            topics and data are still there for `decode_stored`). None decodes all.
+    """
+
+    def __init__(self, deployment: Deployment, args_of: frozenset[tuple[str, str]] | None = None) -> None:
+        self._args_of = args_of
+        self.addresses = [deployment.address_of(name).lower() for name in CONTRACT_NAMES]
+        self._names = {deployment.address_of(name).lower(): name for name in CONTRACT_NAMES}
+        self._by_name: dict[str, dict[str, tuple[str, _EventDecoder]]] = {}
+        self._by_address: dict[str, dict[str, _EventDecoder]] = {
+            deployment.address_of(name).lower(): _decoders_of(name, abi_of(name)) for name in CONTRACT_NAMES
+        }
+        for address, decoders in self._by_address.items():
+            self._by_name[address] = {d.name: (topic0, d) for topic0, d in decoders.items()}
+
+    def decode_or_keep(self, log: RawLog) -> ChainLog:
+        """Decodes a log; one no ABI describes is kept undecoded as `UnknownLog` (topics and data), not lost."""
+        try:
+            return self.decode(log)
+        except UnknownLogError:
+            address = log["address"].lower()
+            return ChainLog(
+                block_number=int(log["blockNumber"], 16),
+                block_hash=log["blockHash"],
+                tx_hash=log["transactionHash"],
+                tx_index=int(log["transactionIndex"], 16),
+                log_index=int(log["logIndex"], 16),
+                address=address,
+                contract=self._names.get(address, "unknown"),
+                name="UnknownLog",
+                args={},
+                topics=b"".join(bytes.fromhex(t[2:]) for t in log["topics"]),
+                data=bytes.fromhex(log["data"][2:]),
+            )
+
+    def decode_stored(self, address: str, name: str, topics: bytes, data: bytes) -> dict[str, ArgValue]:
+        """Decodes the arguments of an event as the store keeps it (`chain_events`).
+
+        Raises:
+            UnknownLogError: no Tracemark ABI describes it.
+        """
+        try:
+            topic0, decoder = self._by_name[address.lower()][name]
+            words = [topic0] + ["0x" + topics[i : i + 32].hex() for i in range(0, len(topics), 32)]
+            return decoder.decode(words, "0x" + data.hex())
+        except (KeyError, IndexError, ValueError):
+            raise UnknownLogError(f"unknown event {name} at {address}") from None
+
+    def decode(self, log: RawLog) -> ChainLog:
+        """Decodes one log.
+
+        Raises:
+            UnknownLogError: the log is not from a Tracemark contract or has an unknown signature.
+        """
+        address = log["address"].lower()
+        topics = log["topics"]
+        try:
+            decoder = self._by_address[address][topics[0]]
+        except (KeyError, IndexError):
+            raise UnknownLogError(f"unknown log at {address}: topics {topics[:1]}") from None
+        args: dict[str, ArgValue] = {}
+        if self._args_of is None or (decoder.contract, decoder.name) in self._args_of:
+            try:
+                args = decoder.decode(topics, log["data"])
+            except (ValueError, IndexError) as exc:
+                raise UnknownLogError(f"malformed {decoder.contract}.{decoder.name} log: {exc}") from exc
+        return ChainLog(
+            block_number=int(log["blockNumber"], 16),
+            block_hash=log["blockHash"],
+            tx_hash=log["transactionHash"],
+            tx_index=int(log["transactionIndex"], 16),
+            log_index=int(log["logIndex"], 16),
+            address=address,
+            contract=decoder.contract,
+            name=decoder.name,
+            args=args,
+            topics=bytes.fromhex("".join(t[2:] for t in topics[1:])),
+            data=bytes.fromhex(log["data"][2:]),
+        )
