@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from typing import Final
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
+
+from tracemark.matching._cv import cv2
 
 HASH_BITS: Final = 256
 HASH_BYTES: Final = HASH_BITS // 8

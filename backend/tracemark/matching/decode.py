@@ -2,8 +2,9 @@
 
 Every image that enters the engine, reference or query, goes through `load_image`:
 
-1. The header is read first; an image whose pixel count exceeds `max_pixels` is refused before any pixel is
-   decoded (a decompression bomb), and Pillow's own `DecompressionBombWarning` is raised as an error.
+1. The header is read first (and a PNG's chunk checksums are verified); an image whose pixel count exceeds
+   `max_pixels` is refused before any pixel is decoded (a decompression bomb), and Pillow's own
+   `DecompressionBombWarning` is raised as an error.
 2. Animated images contribute their first frame only.
 3. JPEGs are decoded with Pillow's *draft* mode, which lets libjpeg scale by 1/2, 1/4 or 1/8 while decoding:
    the engine never needs more than `max_side` pixels, and this is most of the fingerprinting speed.
@@ -147,6 +148,10 @@ def load_image(source: ImageSource, *, max_side: int = 1024, max_pixels: int = M
 
 
 def _decode(data: bytes, *, max_side: int, max_pixels: int) -> Photo:
+    with Image.open(io.BytesIO(data)) as probe:
+        if probe.format == "PNG":
+            # PNG chunks carry CRCs; checking them catches corrupt files that would otherwise decode to garbage.
+            probe.verify()
     with Image.open(io.BytesIO(data)) as im:
         width, height = im.size
         if width <= 0 or height <= 0:
@@ -158,7 +163,7 @@ def _decode(data: bytes, *, max_side: int, max_pixels: int) -> Photo:
         orientation = 1
         try:
             orientation = int(im.getexif().get(0x0112, 1) or 1)
-        except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the image
+        except Exception:
             orientation = 1
         if orientation in _ORIENTATION_SWAPS:
             width, height = height, width
@@ -167,14 +172,15 @@ def _decode(data: bytes, *, max_side: int, max_pixels: int) -> Photo:
         if max(width, height) > MAX_ASPECT * min(width, height):
             raise ImageTooSmallError(f"image is {width}x{height} pixels: too thin to fingerprint")
         if im.format == "JPEG" and max(width, height) > max_side:
-            factor = max_side / max(width, height)
+            # libjpeg scales by 1/2, 1/4 or 1/8 while decoding; accept down to 0.9 x max_side to use it.
+            factor = 0.9 * max_side / max(width, height)
             im.draft("RGB", (max(1, int(im.size[0] * factor)), max(1, int(im.size[1] * factor))))
         im.load()
         frame: Image.Image = im
         if orientation != 1:
             try:
                 frame = ImageOps.exif_transpose(im)
-            except Exception:  # noqa: BLE001 - keep the stored orientation when EXIF is unusable
+            except Exception:
                 frame = im
         rgb_image = _to_rgb(frame)
         if max(rgb_image.size) > max_side:
@@ -185,11 +191,3 @@ def _decode(data: bytes, *, max_side: int, max_pixels: int) -> Photo:
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageDecodeError("image did not decode to colour pixels")
     return Photo(rgb=rgb, width=width, height=height)
-
-
-def grey_of(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """Luma (ITU-R BT.601) of an RGB image, uint8."""
-    r = rgb[..., 0].astype(np.float32)
-    g = rgb[..., 1].astype(np.float32)
-    b = rgb[..., 2].astype(np.float32)
-    return np.clip(0.299 * r + 0.587 * g + 0.114 * b + 0.5, 0, 255).astype(np.uint8)

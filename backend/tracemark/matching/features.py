@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
+
+from tracemark.matching._cv import cv2
 
 FEATURE_BYTES = 40
 
@@ -127,6 +128,26 @@ def extract(grey: NDArray[np.uint8], max_features: int, *, fast_threshold: int =
     )
 
 
+def spread_order(
+    features: Features, count: int, grid: int = 8, weight: NDArray[np.float32] | None = None
+) -> NDArray[np.intp]:
+    """Indices of up to `count` features, spread over a grid of cells (see `select_spread`), ascending."""
+    n = len(features)
+    if n <= count:
+        return np.arange(n, dtype=np.intp)
+    rank_by = features.response if weight is None else weight
+    cx = np.minimum((features.xy[:, 0] * grid / max(features.width, 1)).astype(np.int64), grid - 1)
+    cy = np.minimum((features.xy[:, 1] * grid / max(features.height, 1)).astype(np.int64), grid - 1)
+    cell = cy * grid + cx
+    order = np.lexsort((-rank_by, cell))
+    sorted_cells = cell[order]
+    first = np.searchsorted(sorted_cells, sorted_cells, side="left")
+    turn = np.arange(n) - first
+    keys = turn.astype(np.float64) * 1e6 - rank_by[order].astype(np.float64) / (float(rank_by.max()) + 1e-12)
+    chosen: NDArray[np.intp] = np.sort(order[np.argsort(keys, kind="stable")[:count]]).astype(np.intp)
+    return chosen
+
+
 def select_spread(features: Features, count: int, grid: int = 8, weight: NDArray[np.float32] | None = None) -> Features:
     """Keeps up to `count` features, spread over a grid of cells.
 
@@ -142,20 +163,9 @@ def select_spread(features: Features, count: int, grid: int = 8, weight: NDArray
     Returns:
         The kept features.
     """
-    n = len(features)
-    if n <= count:
+    if len(features) <= count:
         return features
-    rank_by = features.response if weight is None else weight
-    cx = np.minimum((features.xy[:, 0] * grid / max(features.width, 1)).astype(np.int64), grid - 1)
-    cy = np.minimum((features.xy[:, 1] * grid / max(features.height, 1)).astype(np.int64), grid - 1)
-    cell = cy * grid + cx
-    order = np.lexsort((-rank_by, cell))
-    sorted_cells = cell[order]
-    first = np.searchsorted(sorted_cells, sorted_cells, side="left")
-    turn = np.arange(n) - first
-    keys = turn.astype(np.float64) * 1e6 - rank_by[order].astype(np.float64) / (float(rank_by.max()) + 1e-12)
-    chosen = order[np.argsort(keys, kind="stable")[:count]]
-    return features.subset(np.sort(chosen))
+    return features.subset(spread_order(features, count, grid, weight))
 
 
 def pack(features: Features) -> bytes:

@@ -26,10 +26,10 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from tracemark.matching._cv import cv2
 from tracemark.matching.features import extract
 
 VOCABULARY_VERSION = 1
@@ -39,9 +39,13 @@ WORDS = K1 * K2
 _FILE = f"orb_vocabulary_v{VOCABULARY_VERSION}.npz"
 
 
+_SIGN_TABLE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32) * 2.0 - 1.0
+
+
 def _signs(desc: NDArray[np.uint8]) -> NDArray[np.float32]:
-    bits = np.unpackbits(desc, axis=1).astype(np.float32)
-    return bits * 2.0 - 1.0
+    """Packed bits to +-1 floats (n, 256)."""
+    out: NDArray[np.float32] = _SIGN_TABLE[desc].reshape(desc.shape[0], -1)
+    return out
 
 
 def _nearest(signs: NDArray[np.float32], centres: NDArray[np.float32]) -> NDArray[np.intp]:
@@ -49,9 +53,7 @@ def _nearest(signs: NDArray[np.float32], centres: NDArray[np.float32]) -> NDArra
     return nearest
 
 
-def _k_majority(
-    signs: NDArray[np.float32], k: int, rng: np.random.Generator, iterations: int
-) -> NDArray[np.float32]:
+def _k_majority(signs: NDArray[np.float32], k: int, rng: np.random.Generator, iterations: int) -> NDArray[np.float32]:
     n = signs.shape[0]
     if n <= k:
         out = np.ones((k, signs.shape[1]), np.float32)
@@ -67,7 +69,8 @@ def _k_majority(
         centres = np.where(sums >= 0, 1.0, -1.0).astype(np.float32)
         if empty.any():
             centres[empty] = signs[rng.choice(n, size=int(empty.sum()), replace=False)]
-    return centres
+    result: NDArray[np.float32] = centres
+    return result
 
 
 def dead_leaves(rng: np.random.Generator, size: int = 512) -> NDArray[np.uint8]:
@@ -105,8 +108,9 @@ def dead_leaves(rng: np.random.Generator, size: int = 512) -> NDArray[np.uint8]:
         img = img * (1 - alpha) + shade * alpha
     img += rng.normal(0, rng.uniform(0, 8), img.shape).astype(np.float32)
     sigma = float(rng.uniform(0.3, 1.5))
-    img = cv2.GaussianBlur(img, (0, 0), sigma)
-    return np.clip(img, 0, 255).astype(np.uint8)
+    blurred: NDArray[np.float32] = cv2.GaussianBlur(img, (0, 0), sigma)
+    out: NDArray[np.uint8] = np.clip(blurred, 0, 255).astype(np.uint8)
+    return out
 
 
 def train(images: int = 500, seed: int = 20240601, iterations: int = 12) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
@@ -135,8 +139,7 @@ def train(images: int = 500, seed: int = 20240601, iterations: int = 12) -> tupl
     for parent in range(K1):
         members = signs[assign == parent]
         children[parent] = _k_majority(members, K2, rng, iterations)
-    pack = lambda s: np.packbits(s > 0, axis=-1)  # noqa: E731
-    return pack(top), pack(children)
+    return np.packbits(top > 0, axis=-1), np.packbits(children > 0, axis=-1)
 
 
 class Vocabulary:
@@ -151,6 +154,7 @@ class Vocabulary:
         """
         self._top = _signs(top)
         self._children = _signs(children.reshape(-1, 32)).reshape(children.shape[0], children.shape[1], 256)
+        self._children_t = np.ascontiguousarray(self._children.transpose(0, 2, 1))
         self.k2 = children.shape[1]
         self.size = children.shape[0] * children.shape[1]
 
@@ -167,18 +171,25 @@ class Vocabulary:
             return np.zeros(0, np.int64)
         signs = _signs(desc)
         parent = _nearest(signs, self._top)
-        words = np.zeros(desc.shape[0], np.int64)
-        for p in np.unique(parent):
-            rows = np.nonzero(parent == p)[0]
-            child = np.argmax(signs[rows] @ self._children[p].T, axis=1)
-            words[rows] = int(p) * self.k2 + child
+        order = np.argsort(parent, kind="stable")
+        sorted_parent = parent[order]
+        sorted_signs = signs[order]
+        bounds = np.flatnonzero(np.diff(sorted_parent)) + 1
+        starts = np.r_[0, bounds]
+        ends = np.r_[bounds, len(order)]
+        child = np.empty(len(order), np.int64)
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            p = int(sorted_parent[a])
+            child[a:b] = np.argmax(sorted_signs[a:b] @ self._children_t[p], axis=1)
+        words = np.empty(desc.shape[0], np.int64)
+        words[order] = sorted_parent.astype(np.int64) * self.k2 + child
         return words
 
 
 @lru_cache(maxsize=1)
 def default_vocabulary() -> Vocabulary:
     """The shipped vocabulary (loaded once per process)."""
-    ref = resources.files("tracemark.matching").joinpath("data", _FILE)
+    ref = resources.files("tracemark.matching").joinpath("data").joinpath(_FILE)
     with resources.as_file(ref) as path, np.load(path) as data:
         return Vocabulary(data["top"], data["children"])
 
