@@ -108,11 +108,11 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
     }
 
     /// @inheritdoc ILicenseMarket
-    function buyLicence(uint256 certificateId, uint8 kind, address licensee, uint256 maxPrice)
+    function buyLicence(uint256 certificateId, uint8 kind, address licensee, uint256 maxPrice, uint64 duration)
         external
         returns (uint256)
     {
-        return _buy(certificateId, kind, licensee, maxPrice);
+        return _buy(certificateId, kind, licensee, maxPrice, duration);
     }
 
     /// @inheritdoc ILicenseMarket
@@ -121,13 +121,14 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
         uint8 kind,
         address licensee,
         uint256 maxPrice,
+        uint64 duration,
         uint256 permitDeadline,
         uint8 v,
         bytes32 r,
         bytes32 s
     ) external returns (uint256) {
         _permit(maxPrice, permitDeadline, v, r, s);
-        return _buy(certificateId, kind, licensee, maxPrice);
+        return _buy(certificateId, kind, licensee, maxPrice, duration);
     }
 
     /// @inheritdoc ILicenseMarket
@@ -213,7 +214,7 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
         return _licences[_licenceKey(certificateId, licensee, kind)].serial;
     }
 
-    function _buy(uint256 certificateId, uint8 kind, address licensee, uint256 maxPrice)
+    function _buy(uint256 certificateId, uint8 kind, address licensee, uint256 maxPrice, uint64 duration)
         private
         returns (uint256 licenceId)
     {
@@ -223,6 +224,8 @@ contract LicenseMarket is ILicenseMarket, AccessControlDefaultAdminRules, EIP712
         if (!offer.active || offer.holding != holding) revert LicenseMarketNoOffer(certificateId, kind);
         if (disputed) revert LicenseMarketCertificateDisputed(certificateId);
         if (offer.price > maxPrice) revert LicenseMarketPriceAboveLimit(offer.price, maxPrice);
+        // The buyer names the terms it saw, so a holder cannot shorten the licence under a pending purchase.
+        if (offer.duration != duration) revert LicenseMarketOfferChanged(offer.duration, duration);
 
         Config memory config = _config;
         uint256 fee = uint256(offer.price) * config.feeBps / _BPS;

@@ -85,6 +85,8 @@ interface ILicenseMarket {
     error LicenseMarketNoOffer(uint256 certificateId, uint8 kind);
     /// @notice The offer's price is above what the buyer accepts.
     error LicenseMarketPriceAboveLimit(uint256 price, uint256 maxPrice);
+    /// @notice The offer's licence duration is not the one the buyer expects (it changed before the purchase).
+    error LicenseMarketOfferChanged(uint64 duration, uint64 expectedDuration);
     /// @notice The certificate is flagged as disputed; it sells no licence and settles no claim.
     error LicenseMarketCertificateDisputed(uint256 certificateId);
     /// @notice The licensee already holds a perpetual licence of this kind.
@@ -126,9 +128,10 @@ interface ILicenseMarket {
     /// @param certificateId The certificate.
     /// @param kind The usage kind.
     /// @param licensee Who holds the licence (may differ from the payer).
-    /// @param maxPrice The highest price the buyer accepts (guards against a changed offer).
+    /// @param maxPrice The highest price the buyer accepts (guards against a raised price).
+    /// @param duration The licence duration the buyer expects, 0 for perpetual (guards against shortened terms).
     /// @return licenceId The new licence's id.
-    function buyLicence(uint256 certificateId, uint8 kind, address licensee, uint256 maxPrice)
+    function buyLicence(uint256 certificateId, uint8 kind, address licensee, uint256 maxPrice, uint64 duration)
         external
         returns (uint256 licenceId);
 
@@ -139,6 +142,7 @@ interface ILicenseMarket {
     /// @param kind The usage kind.
     /// @param licensee Who holds the licence.
     /// @param maxPrice The highest price the buyer accepts, and the permit's value.
+    /// @param duration The licence duration the buyer expects, 0 for perpetual.
     /// @param permitDeadline The permit's deadline.
     /// @param v The permit signature's v.
     /// @param r The permit signature's r.
@@ -149,6 +153,7 @@ interface ILicenseMarket {
         uint8 kind,
         address licensee,
         uint256 maxPrice,
+        uint64 duration,
         uint256 permitDeadline,
         uint8 v,
         bytes32 r,

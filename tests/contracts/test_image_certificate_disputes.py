@@ -86,11 +86,11 @@ def test_disputed_certificate_sells_no_licence_until_cleared(certificate, market
 
     assert tuple(market.offerOf(token_id, WEB)) == (False, 10 * ONE_CPY, 0)
     with reverts(market.LicenseMarketCertificateDisputed, certificateId=token_id):
-        market.buyLicence(token_id, WEB, buyer, 10 * ONE_CPY, sender=buyer)
+        market.buyLicence(token_id, WEB, buyer, 10 * ONE_CPY, 0, sender=buyer)
 
     certificate.clearDispute(token_id, RESOLUTION_CID, sender=dispute_agent)
     assert tuple(market.offerOf(token_id, WEB)) == (True, 10 * ONE_CPY, 0)
-    market.buyLicence(token_id, WEB, buyer, 10 * ONE_CPY, sender=buyer)
+    market.buyLicence(token_id, WEB, buyer, 10 * ONE_CPY, 0, sender=buyer)
     assert market.isLicensed(token_id, buyer, WEB) is True
 
 

@@ -92,7 +92,7 @@ def test_sales_pay_the_current_fee_to_the_current_treasury(cpy, market, admin, c
     market.setPlatformFee(2500, sender=admin)
     treasury_before = cpy.balanceOf(treasury)
 
-    market.buyLicence(token_id, WEB, buyer, 1000 * ONE_CPY, sender=buyer)
+    market.buyLicence(token_id, WEB, buyer, 1000 * ONE_CPY, 0, sender=buyer)
 
     assert cpy.balanceOf(stranger) == 250 * ONE_CPY
     assert cpy.balanceOf(creator) == 750 * ONE_CPY

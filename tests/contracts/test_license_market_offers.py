@@ -90,7 +90,7 @@ def test_holder_withdraws_an_offer(market, creator, paying_buyer, token_id, even
     ]
     assert market.offerOf(token_id, WEB).live is False
     with reverts(market.LicenseMarketNoOffer, certificateId=token_id, kind=WEB):
-        market.buyLicence(token_id, WEB, paying_buyer, PRICE, sender=paying_buyer)
+        market.buyLicence(token_id, WEB, paying_buyer, PRICE, 0, sender=paying_buyer)
 
 
 def test_only_the_holder_withdraws(market, creator, buyer, token_id):
@@ -106,7 +106,7 @@ def test_offer_dies_when_the_certificate_changes_hands(certificate, market, crea
 
     assert market.offerOf(token_id, WEB).live is False
     with reverts(market.LicenseMarketNoOffer, certificateId=token_id, kind=WEB):
-        market.buyLicence(token_id, WEB, paying_buyer, PRICE, sender=paying_buyer)
+        market.buyLicence(token_id, WEB, paying_buyer, PRICE, 0, sender=paying_buyer)
     # The former holder can neither revive nor withdraw it.
     with reverts(market.LicenseMarketNotHolder, certificateId=token_id, caller=creator, holder=buyer):
         market.setOffer(token_id, WEB, PRICE, 0, sender=creator)
@@ -124,12 +124,12 @@ def test_offer_stays_dead_when_the_certificate_comes_back(certificate, market, c
     assert market.offerOf(token_id, WEB).live is False
     assert market.offerOf(token_id, PRINT).live is False
     with reverts(market.LicenseMarketNoOffer, certificateId=token_id, kind=WEB):
-        market.buyLicence(token_id, WEB, paying_buyer, PRICE, sender=paying_buyer)
+        market.buyLicence(token_id, WEB, paying_buyer, PRICE, 0, sender=paying_buyer)
     # Publishing again revives that kind only.
     market.setOffer(token_id, WEB, PRICE, 0, sender=creator)
     assert market.offerOf(token_id, WEB).live is True
     assert market.offerOf(token_id, PRINT).live is False
-    market.buyLicence(token_id, WEB, paying_buyer, PRICE, sender=paying_buyer)
+    market.buyLicence(token_id, WEB, paying_buyer, PRICE, 0, sender=paying_buyer)
 
 
 def test_new_holder_publishes_its_own_offer(certificate, cpy, market, creator, buyer, paying_buyer, relayer,
@@ -139,7 +139,7 @@ def test_new_holder_publishes_its_own_offer(certificate, cpy, market, creator, b
     market.setOffer(token_id, WEB, 2 * PRICE, 0, sender=relayer)
     assert tuple(market.offerOf(token_id, WEB)) == (True, 2 * PRICE, 0)
 
-    market.buyLicence(token_id, WEB, paying_buyer, 2 * PRICE, sender=paying_buyer)
+    market.buyLicence(token_id, WEB, paying_buyer, 2 * PRICE, 0, sender=paying_buyer)
     # The new holder is paid.
     assert cpy.balanceOf(relayer) == 2 * PRICE - 2 * PRICE * market.platformFeeBps() // 10_000
     assert cpy.balanceOf(creator) == 0

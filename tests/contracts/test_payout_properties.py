@@ -91,7 +91,7 @@ def test_licence_payouts_add_up_to_the_price(chain, rich, admin, creator, buyer,
         market.setOffer(rich.token_id, WEB, price, DAY, sender=creator)
         before = cpy_balances(cpy, buyer, creator, treasury, market)
 
-        receipt = market.buyLicence(rich.token_id, WEB, buyer, price, sender=buyer)
+        receipt = market.buyLicence(rich.token_id, WEB, buyer, price, DAY, sender=buyer)
 
         after = cpy_balances(cpy, buyer, creator, treasury, market)
         paid, holder_gain, treasury_gain = before[0] - after[0], after[1] - before[1], after[2] - before[2]

@@ -153,7 +153,7 @@ def test_a_case_settles_once(market, settlement_signer, payer, token_id, quote_f
 def test_settlement_while_a_perpetual_licence_exists_still_settles(chain, cpy, market, creator, payer, token_id,
                                                                    quote_for, event_args):
     market.setOffer(token_id, WEB, 10 * ONE_CPY, 0, sender=creator)
-    market.buyLicence(token_id, WEB, payer, 10 * ONE_CPY, sender=payer)
+    market.buyLicence(token_id, WEB, payer, 10 * ONE_CPY, 0, sender=payer)
     # A term quote for a kind the payer already holds forever: the case is paid and the licence stays perpetual.
     quote, signature = quote_for(token_id, payer, kind=WEB, licence_duration=30 * DAY)
     receipt = settle(market, quote, signature, payer)
@@ -166,7 +166,7 @@ def test_settlement_while_a_perpetual_licence_exists_still_settles(chain, cpy, m
 
 def test_term_post_licence_extends_a_running_term(chain, market, creator, payer, token_id, quote_for, event_args):
     market.setOffer(token_id, WEB, 10 * ONE_CPY, 10 * DAY, sender=creator)
-    bought = market.buyLicence(token_id, WEB, payer, 10 * ONE_CPY, sender=payer)
+    bought = market.buyLicence(token_id, WEB, payer, 10 * ONE_CPY, 10 * DAY, sender=payer)
     running_end = block_timestamp(chain, bought) + 10 * DAY
     quote, signature = quote_for(token_id, payer, kind=WEB, licence_duration=30 * DAY)
     receipt = settle(market, quote, signature, payer)

@@ -46,6 +46,7 @@ from tests.contracts.support import (
 
 OTHER_CHAIN_ID = 1
 PRICE = 40 * ONE_CPY
+TERM = 30 * 24 * HOUR  # the licence duration of the offer the permit buys
 AMOUNT = 250 * ONE_CPY
 
 
@@ -297,10 +298,10 @@ def direct_path(cpy, buyer, relayer) -> PermitPath:
 @pytest.fixture
 def buy_path(market, creator, buyer, register) -> PermitPath:
     token_id = register(creator)
-    market.setOffer(token_id, WEB, PRICE, 30 * 24 * HOUR, sender=creator)
+    market.setOffer(token_id, WEB, PRICE, TERM, sender=creator)
 
     def submit(permit: Permit, signature: Signature) -> Any:
-        return market.buyLicenceWithPermit(token_id, WEB, buyer, PRICE, permit.deadline, signature.v,
+        return market.buyLicenceWithPermit(token_id, WEB, buyer, PRICE, TERM, permit.deadline, signature.v,
                                            signature.r_bytes, signature.s_bytes, sender=buyer)
 
     return PermitPath(buyer, market, PRICE, submit, lambda: market.isLicensed(token_id, buyer, WEB))

@@ -223,7 +223,7 @@ contract LicenseMarketInvariantTest is CheatCodes {
     /// @notice After each run, prints how often each action went through and how often it was refused as expected
     /// (shown with `forge test -vv`).
     function afterInvariant() public view {
-        string[15] memory actions = [
+        string[16] memory actions = [
             "register",
             "transfer",
             "roundTrip",
@@ -232,6 +232,7 @@ contract LicenseMarketInvariantTest is CheatCodes {
             "withdrawOffer",
             "buyLicence",
             "buyLicenceWithPermit",
+            "changedTerms",
             "settleClaim",
             "setPlatformFee",
             "setTreasury",

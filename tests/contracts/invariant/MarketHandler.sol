@@ -84,6 +84,7 @@ contract MarketHandler is CheatCodes {
         uint256 price;
         uint256 maxPrice;
         uint64 duration;
+        uint64 expectedDuration;
         address holder;
         uint256 holderAmount;
         uint256 platformAmount;
@@ -310,7 +311,7 @@ contract MarketHandler is CheatCodes {
         bool ok;
         bytes memory reason;
         vm.prank(buyer);
-        try market.buyLicence(tokenId, kind, buyer, price) {
+        try market.buyLicence(tokenId, kind, buyer, price, 0) {
             ok = true;
             _violation(staleOfferSales++, "roundTrip: a licence was sold from an offer of the previous holding");
         } catch (bytes memory r) {
@@ -377,12 +378,17 @@ contract MarketHandler is CheatCodes {
         if (_outcome("withdrawOffer", expected, ok, reason)) delete _offers[image][kind];
     }
 
-    /// @notice A buyer approves `maxPrice` and buys a licence for a licensee.
-    function buyLicence(uint256 buyerSeed, uint256 licenseeSeed, uint256 imageSeed, uint256 kindSeed, uint256 maxSeed)
-        external
-        step
-    {
-        Payment memory p = _purchase("buyLicence", buyerSeed, licenseeSeed, imageSeed, kindSeed, maxSeed);
+    /// @notice A buyer approves `maxPrice` and buys a licence for a licensee, naming the duration it expects
+    /// (sometimes not the offer's: see `_expectedDuration`).
+    function buyLicence(
+        uint256 buyerSeed,
+        uint256 licenseeSeed,
+        uint256 imageSeed,
+        uint256 kindSeed,
+        uint256 maxSeed,
+        uint256 termsSeed
+    ) external step {
+        Payment memory p = _purchase("buyLicence", buyerSeed, licenseeSeed, imageSeed, kindSeed, maxSeed, termsSeed);
         vm.prank(p.payer);
         cpy.approve(address(market), p.maxPrice);
         p.expected = _predictPurchase(p, p.maxPrice);
@@ -391,7 +397,9 @@ contract MarketHandler is CheatCodes {
         bool ok;
         bytes memory reason;
         vm.prank(p.payer);
-        try market.buyLicence(p.tokenId, p.kind, p.licensee, p.maxPrice) returns (uint256 licenceId) {
+        try market.buyLicence(p.tokenId, p.kind, p.licensee, p.maxPrice, p.expectedDuration) returns (
+            uint256 licenceId
+        ) {
             ok = true;
             _checkLicenceId(p, licenceId);
         } catch (bytes memory r) {
@@ -408,9 +416,12 @@ contract MarketHandler is CheatCodes {
         uint256 imageSeed,
         uint256 kindSeed,
         uint256 maxSeed,
+        uint256 termsSeed,
         uint256 permitSeed
     ) external step {
-        Payment memory p = _purchase("buyLicenceWithPermit", buyerSeed, licenseeSeed, imageSeed, kindSeed, maxSeed);
+        Payment memory p = _purchase(
+            "buyLicenceWithPermit", buyerSeed, licenseeSeed, imageSeed, kindSeed, maxSeed, termsSeed
+        );
         uint256 mode = _mode(permitSeed, "permit", 8); // 0: expired, 1: replayed (old nonce), otherwise fresh
         uint256 nonce = cpy.nonces(p.payer);
         if (mode == 1) nonce = nonce == 0 ? 1 : nonce - 1;
@@ -431,7 +442,7 @@ contract MarketHandler is CheatCodes {
         bytes memory reason;
         vm.prank(p.payer);
         try market.buyLicenceWithPermit(
-            p.tokenId, p.kind, p.licensee, p.maxPrice, permit.deadline, permit.v, permit.r, permit.s
+            p.tokenId, p.kind, p.licensee, p.maxPrice, p.expectedDuration, permit.deadline, permit.v, permit.r, permit.s
         ) returns (
             uint256 licenceId
         ) {
@@ -670,7 +681,8 @@ contract MarketHandler is CheatCodes {
         uint256 licenseeSeed,
         uint256 imageSeed,
         uint256 kindSeed,
-        uint256 maxSeed
+        uint256 maxSeed,
+        uint256 termsSeed
     ) private view returns (Payment memory p) {
         p.action = action;
         p.payer = _actors[buyerSeed % ACTORS];
@@ -686,6 +698,7 @@ contract MarketHandler is CheatCodes {
         p.liveInModel = offer.live;
         p.price = offer.price;
         p.duration = offer.duration;
+        p.expectedDuration = _expectedDuration(offer.duration, termsSeed);
         if (!offer.live) {
             p.maxPrice = _price(maxSeed);
         } else if (_oneIn(maxSeed, "below price", 10)) {
@@ -702,6 +715,7 @@ contract MarketHandler is CheatCodes {
         if (!p.liveInModel) return ILicenseMarket.LicenseMarketNoOffer.selector;
         if (certificate.disputed) return ILicenseMarket.LicenseMarketCertificateDisputed.selector;
         if (p.price > p.maxPrice) return ILicenseMarket.LicenseMarketPriceAboveLimit.selector;
+        if (p.expectedDuration != p.duration) return ILicenseMarket.LicenseMarketOfferChanged.selector;
         if (_licensedUntil[p.image][p.licenseeIndex][p.kind] == _PERPETUAL) {
             return ILicenseMarket.LicenseMarketAlreadyPerpetual.selector;
         }
@@ -786,7 +800,10 @@ contract MarketHandler is CheatCodes {
     /// events, then brings the model forward.
     function _after(Payment memory p, bool ok, bytes memory reason) private {
         Vm.Log[] memory logs = vm.getRecordedLogs();
-        if (!_outcome(p.action, p.expected, ok, reason)) return;
+        if (!_outcome(p.action, p.expected, ok, reason)) {
+            _checkOfferChanged(p, reason);
+            return;
+        }
 
         bool settlement = p.caseId != bytes32(0);
         if (p.disputedBefore) {
@@ -818,6 +835,17 @@ contract MarketHandler is CheatCodes {
         }
         if (!market.isLicensed(p.tokenId, p.licensee, p.kind)) {
             _violation(modelMismatches++, string.concat(p.action, ": licensee not licensed right after paying"));
+        }
+    }
+
+    /// @dev A purchase refused for changed terms names the offer's live duration and the one the buyer expected;
+    /// counted as `changedTerms` in the coverage.
+    function _checkOfferChanged(Payment memory p, bytes memory reason) private {
+        bytes4 selector = ILicenseMarket.LicenseMarketOfferChanged.selector;
+        if (p.expected != selector || reason.length < 4 || bytes4(reason) != selector) return;
+        refused[keccak256("changedTerms")] += 1;
+        if (keccak256(reason) != keccak256(abi.encodeWithSelector(selector, p.duration, p.expectedDuration))) {
+            _violation(modelMismatches++, string.concat(p.action, ": LicenseMarketOfferChanged names other durations"));
         }
     }
 
@@ -1026,6 +1054,22 @@ contract MarketHandler is CheatCodes {
         if (mode < 4) return 0;
         if (mode == 4) return type(uint64).max - uint64((seed >> 8) % 1000);
         return uint64(1 hours + (seed >> 8) % 365 days);
+    }
+
+    /// @dev The licence duration a buyer names: seven times in eight the offer's, otherwise the terms of an offer the
+    /// holder has since republished at the same price with a shorter or a longer term, as perpetual instead of a
+    /// term, or as a term instead of perpetual; the market must refuse those with `LicenseMarketOfferChanged`.
+    function _expectedDuration(uint64 duration, uint256 seed) private pure returns (uint64) {
+        if (!_oneIn(seed, "changed terms", 8)) return duration;
+        if (duration == 0) return uint64(1 hours + (seed >> 8) % 365 days); // a term made perpetual
+        uint256 mode = _mode(seed, "changed how", 3);
+        if (mode == 0) return 0; // perpetual made a term
+        uint64 delta = uint64(1 + (seed >> 8) % 30 days);
+        // Mode 1: the buyer saw a longer term (the holder shortened it); mode 2: a shorter one (the holder lengthened
+        // it). Whichever does not fit in a uint64 or would reach 0 turns into the other.
+        bool longer = mode == 1;
+        if (longer ? duration > type(uint64).max - delta : duration <= delta) longer = !longer;
+        return longer ? duration + delta : duration - delta;
     }
 
     /// @dev The shares in use (70 % and 50 %), any share, or (when `invalid`) one above 100 %.
