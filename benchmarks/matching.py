@@ -108,6 +108,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-scale", action="store_true", help="skip the 100k / 1M synthetic retrieval timing")
     ap.add_argument("--dump", type=Path, default=None, help="write every query's result as JSON lines here")
+    ap.add_argument("--families", default="", help="comma-separated transform families (default: all)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     out = sys.stdout
@@ -151,6 +152,8 @@ def main() -> int:
         queries: list[tuple[str, str, bytes, dict]] = []
         for name, im in photos.items():
             for family, transform in FAMILIES.items():
+                if args.families and family not in args.families.split(","):
+                    continue
                 for _ in range(args.queries_per_photo):
                     copy, truth = transform(im, rng)
                     queries.append(

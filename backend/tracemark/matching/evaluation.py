@@ -258,7 +258,12 @@ def t_perspective(im: Image.Image, rng: np.random.Generator) -> tuple[Image.Imag
     dst = src + rng.uniform(0, 0.06, (4, 2)).astype(np.float32) * [w, h] * [[1, 1], [-1, 1], [-1, -1], [1, -1]]
     m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
     out = cv2.warpPerspective(np.asarray(im), m, (w, h), flags=cv2.INTER_CUBIC, borderValue=(255, 255, 255))
-    return Image.fromarray(out), Truth()
+    # The seen rotation at the centre: the orthogonal factor of the warp's Jacobian there (y down, so negated).
+    pts = np.array([[w / 2, h / 2, 1.0], [w / 2 + 1, h / 2, 1.0], [w / 2, h / 2 + 1, 1.0]]) @ np.asarray(m).T
+    p0, px, py = pts[:, :2] / pts[:, 2:3]
+    u, _, vt = np.linalg.svd(np.c_[px - p0, py - p0])
+    rot = u @ vt
+    return Image.fromarray(out), Truth(rotation_deg=-math.degrees(math.atan2(rot[1, 0], rot[0, 0])))
 
 
 def t_caption_bands(im: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, Truth]:

@@ -20,14 +20,13 @@ from __future__ import annotations
 import builtins
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tracemark.matching.decode import ImageSource, Photo, load_image
-from tracemark.matching.errors import IndexFormatError, UnknownReferenceError
+from tracemark.matching.errors import UnknownReferenceError
 from tracemark.matching.fingerprint import FINGERPRINT_VERSION, WORK_SIDE, ReferenceFingerprint, fingerprint_reference
 from tracemark.matching.models import Match, ReferenceInfo
 from tracemark.matching.query import QueryView, build_views
@@ -233,6 +232,8 @@ class MatchIndex:
         k = WORD_CANDIDATES + EXTRA_CANDIDATES
         for word_hit in self._retrieval.search_words([v.word_query for v in views], k=k):
             hinted.setdefault(word_hit.row, []).append((word_hit.votes, word_hit.view))
+            if word_hit.second_view is not None:
+                hinted[word_hit.row].append((word_hit.votes * 0.5, word_hit.second_view))
             if word_hit.row not in order:
                 order.append(word_hit.row)
         out: builtins.list[tuple[int, builtins.list[int]]] = []
@@ -249,9 +250,4 @@ class MatchIndex:
         return out
 
 
-def iter_ids(paths: Iterable[Path]) -> builtins.list[str]:
-    """Default ids of files: their names without extension."""
-    return [p.stem for p in paths]
-
-
-__all__ = ["IndexFormatError", "MatchIndex"]
+__all__ = ["MatchIndex", "SearchStats"]

@@ -130,7 +130,7 @@ def _view(
     return views
 
 
-def build_views(photo: Photo, *, max_regions: int = 4) -> list[QueryView]:
+def build_views(photo: Photo, *, max_regions: int = 6) -> list[QueryView]:
     """All views of a query.
 
     Args:

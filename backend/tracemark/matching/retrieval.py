@@ -21,8 +21,8 @@ word's inverse document frequency, `log((N + 1) / (df + 0.5))`, so that common c
 rare ones for much. This lane survives crops: a crop holds some of the reference's words, at the right relative
 angle and scale. The 4 descriptor bits are a Hamming embedding (Jegou, Douze and Schmid): a vote counts only when
 they differ from the query feature's in at most one place, which keeps about 9 in 10 true votes and drops about 7
-in 10 chance ones. All views are voted in one pass; only the `SHORTLIST` references with the most hits are binned
-(see `RetrievalIndex.search_words`).
+in 10 chance ones. All views are voted in one pass; only the `SHORTLIST` references with the most hits in each view
+are binned (see `RetrievalIndex.search_words`).
 
 Additions are buffered and the inverted file is rebuilt lazily before the next search; removals leave a
 tombstone.
@@ -71,6 +71,7 @@ class WordHit:
     row: int
     votes: float
     view: int
+    second_view: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +199,7 @@ class RetrievalIndex:
         n = int(self._hashes.ntotal)
         if n == 0 or len(codes) == 0:
             return []
-        threads = 2 if n >= PARALLEL_HASH_SEARCH else 1
+        threads = 1  # two OpenMP threads measured slower on a shared 2-core machine
         faiss.omp_set_num_threads(threads)
         try:
             dist, idx = self._hashes.search(np.ascontiguousarray(codes, dtype=np.uint8), min(k + 4, n))
@@ -221,8 +222,8 @@ class RetrievalIndex:
         """References that share visual words with query views at a consistent rotation and scale.
 
         Two steps keep this fast at a million references: every posting hit by a query word counts for its
-        reference (one `bincount`, linear in the hits); only the `shortlist` references with the most hits then
-        have their idf-weighted votes filed into (view, rotation, scale) bins.
+        reference (a `bincount` per view, linear in the hits); only the `shortlist` references with the most
+        hits in some view then have their idf-weighted votes filed into (view, rotation, scale) bins.
 
         Args:
             views: The query views' words, orientations and pyramid levels.
@@ -261,10 +262,17 @@ class RetrievalIndex:
         n_refs = float(max(len(self.slots), 1))
         idf = np.log((n_refs + 1.0) / (df[words] + 0.5))
         if len(self.slots) > shortlist:
-            raw = np.bincount(rows, minlength=len(self.slots)).astype(np.float64)
-            raw[self._dead_rows] = 0.0
-            chosen = np.zeros(len(raw), bool)
-            chosen[_top_rows(raw, shortlist)] = True
+            # Each view shortlists its own references, so that a busy part of a query (the page around a
+            # picture, the other cells of a collage) cannot crowd out the part that is the copy.
+            chosen = np.zeros(len(self.slots), bool)
+            entry_view = view_of[qrep]
+            for v in range(len(views)):
+                mine = entry_view == v
+                if not mine.any():
+                    continue
+                raw = np.bincount(rows[mine], minlength=len(self.slots)).astype(np.float64)
+                raw[self._dead_rows] = 0.0
+                chosen[_top_rows(raw, shortlist)] = True
             keep = np.flatnonzero(chosen[rows])
             flat, qrep, entries, rows = flat[keep], qrep[keep], entries[keep], rows[keep]
         pos = starts[qrep] + (flat - offsets[qrep])
@@ -291,13 +299,28 @@ class RetrievalIndex:
         scores = np.bincount(inverse, weights=weight)
         vote_rows = vote_keys >> 12
         vote_views = (vote_keys >> 8) & 15
-        order = np.lexsort((-scores, vote_rows))
-        first = np.ones(len(order), bool)
-        first[1:] = vote_rows[order][1:] != vote_rows[order][:-1]
-        best = order[first]
+        # Best bin per (reference, view), then per reference its best and runner-up view.
+        pair = (vote_rows << 4) | vote_views
+        order = np.lexsort((-scores, pair))
+        first_pair = np.ones(len(order), bool)
+        first_pair[1:] = pair[order][1:] != pair[order][:-1]
+        per_view = order[first_pair]
+        per_view = per_view[np.lexsort((-scores[per_view], vote_rows[per_view]))]
+        rows_sorted = vote_rows[per_view]
+        first = np.ones(len(per_view), bool)
+        first[1:] = rows_sorted[1:] != rows_sorted[:-1]
+        second = np.zeros(len(per_view), bool)
+        second[1:] = first[:-1] & ~first[1:]
+        best = per_view[first]
+        runner_up = dict(zip(vote_rows[per_view[second]].tolist(), vote_views[per_view[second]].tolist(), strict=True))
         best = best[np.argsort(-scores[best], kind="stable")[:k]]
         return [
-            WordHit(row=int(vote_rows[i]), votes=float(scores[i]), view=int(vote_views[i]))
+            WordHit(
+                row=int(vote_rows[i]),
+                votes=float(scores[i]),
+                view=int(vote_views[i]),
+                second_view=runner_up.get(int(vote_rows[i])),
+            )
             for i in best
             if scores[i] > MIN_VOTES
         ]
