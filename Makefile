@@ -54,9 +54,11 @@ test-backend:
 slither:
 	tools/slither.sh
 
-## soak: long campaigns kept out of `make test` (invariant fuzzing with many more runs)
+## soak: long campaigns kept out of `make test` (invariant fuzzing with many more runs; 1,000 indexer reorgs
+## and 400 kills)
 soak: setup
 	FOUNDRY_INVARIANT_RUNS=2000 FOUNDRY_INVARIANT_DEPTH=500 tools/forge-invariants.sh
+	TRACEMARK_SOAK=1 $(BIN)/pytest tests/backend -q -m soak
 
 ## gas: the gas benchmark (figures go to docs/benchmarks.md)
 gas: setup
