@@ -131,10 +131,14 @@ class DevChain:
         txs, self.pending = self.pending, []
         return txs
 
-    def receipts_ok(self, hashes: Sequence[str]) -> int:
-        """How many of the transactions succeeded."""
-        receipts = self.batch("eth_getTransactionReceipt", [[h] for h in hashes])
-        return sum(1 for r in receipts if r is not None and r["status"] == "0x1")
+    def receipts_ok(self, hashes: Sequence[str], timeout_s: float = 30) -> int:
+        """How many of the transactions succeeded, once each is mined (anvil may answer before it mines)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            receipts = self.batch("eth_getTransactionReceipt", [[h] for h in hashes])
+            if all(r is not None for r in receipts) or time.monotonic() > deadline:
+                return sum(1 for r in receipts if r is not None and r["status"] == "0x1")
+            time.sleep(0.05)
 
     # ---- operations ----------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from tracemark.ipfs.cid import MAX_BLOCK_SIZE, raw_cid, same_cid, verify_block
+from tracemark.ipfs.cid import MAX_BLOCK_SIZE, digest_from_cid, raw_cid, same_cid, verify_block
 from tracemark.ipfs.store import BlockTooLargeError, ContentUnavailableError, IntegrityError
 
 with warnings.catch_warnings():
@@ -68,7 +68,7 @@ class KuboStore:
             ContentUnavailableError: the daemon does not have it or cannot be reached.
             IntegrityError: the daemon returned other bytes than the CID names.
         """
-        verify_block(cid, b"")  # validates the CID before asking the daemon
+        digest_from_cid(cid)  # refuses anything but a raw CIDv1 before the daemon is asked
         try:
             data = bytes(self._client.cat(cid, length=MAX_BLOCK_SIZE + 1))
         except IpfsError as exc:
