@@ -298,9 +298,7 @@ class ChainIndexer:
             self._adapt(len(raw), last - first + 1)
             if last < head:
                 next_last = min(head, last + self.range_size)
-                ahead = (last + 1, next_last, self._prefetch.submit(
-                    self.rpc.get_logs, self.decoder.addresses, last + 1, next_last
-                ))
+                ahead = (last + 1, next_last, self._prefetch.submit(self._get_logs, last + 1, next_last))
             window_start = max(first, head - self.config.confirmations - WINDOW_MARGIN + 1)
             numbers = sorted({first, last} | set(range(window_start, last + 1)))
             headers = self._headers(numbers)
@@ -341,7 +339,7 @@ class ChainIndexer:
             if self.stop.is_set():
                 raise IndexerStoppedError
             try:
-                logs = self.rpc.get_logs(self.decoder.addresses, first, last)
+                logs = self._get_logs(first, last)
             except RpcError as exc:
                 if is_range_too_large(exc) and last > first:
                     suggested = suggested_range_end(exc)
@@ -357,6 +355,10 @@ class ChainIndexer:
                 continue
             self._succeeded()
             return logs, last
+
+    def _get_logs(self, first: int, last: int) -> list[RawLog]:
+        with gc_paused():  # the JSON answer is tens of thousands of fresh dicts, none in a cycle
+            return self.rpc.get_logs(self.decoder.addresses, first, last)
 
     @staticmethod
     def _consistent(by_number: dict[int, BlockHeader], raw: list[RawLog]) -> bool:

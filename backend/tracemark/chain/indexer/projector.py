@@ -110,14 +110,23 @@ class Projector:
         chain_id = self.chain_id
         certificates = _Versions(("certificate_id",))
         offers = _Versions(("certificate_id", "kind"))
+        # The stored versions this batch builds on: of every certificate it touches, except those it mints before
+        # anything else happens to them (nothing can be stored of a certificate before its mint; a back-fill
+        # mints most of the certificates it touches).
         cert_ids: set[str] = set()
+        minted_here: set[str] = set()
         for log in logs:
             if (log.contract == "ImageCertificate" and log.name in _CERTIFICATE_EVENTS) or (
                 log.contract == "LicenseMarket" and log.name in _OFFER_EVENTS
             ):
                 token = log.args["tokenId"] if log.contract == "ImageCertificate" else log.args["certificateId"]
-                cert_ids.add(u256(int(token)))
-        self._load(connection, cert_ids, certificates, offers)
+                cid = u256(int(token))
+                if cid in cert_ids:
+                    continue
+                cert_ids.add(cid)
+                if log.name == "CertificateRegistered" or (log.name == "Transfer" and log.args["from"] == ZERO_ADDRESS):
+                    minted_here.add(cid)
+        self._load(connection, cert_ids - minted_here, certificates, offers)
 
         events: list[tuple[Any, ...]] = []
         transfers: list[Row] = []
@@ -228,24 +237,25 @@ class Projector:
             bulk_insert(connection, table_of(model), rows)
 
     def _load(self, connection: Connection, cert_ids: set[str], certificates: _Versions, offers: _Versions) -> None:
+        if not cert_ids:
+            return
         ids = sorted(cert_ids)
         cert_table = table_of(CertificateVersion)
         offer_table = table_of(OfferVersion)
+        # One expanding parameter: the ids are bound as values, not coerced one by one into SQL literals.
+        current_certificates = select(cert_table).where(
+            cert_table.c.chain_id == self.chain_id, cert_table.c.certificate_id.in_(bindparam("ids", expanding=True)),
+            cert_table.c.to_pos.is_(None),
+        )
+        current_offers = select(offer_table).where(
+            offer_table.c.chain_id == self.chain_id,
+            offer_table.c.certificate_id.in_(bindparam("ids", expanding=True)), offer_table.c.to_pos.is_(None),
+        )
         for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            for row in connection.execute(
-                select(cert_table).where(
-                    cert_table.c.chain_id == self.chain_id, cert_table.c.certificate_id.in_(chunk),
-                    cert_table.c.to_pos.is_(None),
-                )
-            ).mappings():
+            chunk = {"ids": ids[start : start + _IN_CHUNK]}
+            for row in connection.execute(current_certificates, chunk).mappings():
                 certificates.current[(row["certificate_id"],)] = dict(row)
-            for row in connection.execute(
-                select(offer_table).where(
-                    offer_table.c.chain_id == self.chain_id, offer_table.c.certificate_id.in_(chunk),
-                    offer_table.c.to_pos.is_(None),
-                )
-            ).mappings():
+            for row in connection.execute(current_offers, chunk).mappings():
                 offers.current[(row["certificate_id"], row["kind"])] = dict(row)
 
     def _close(self, connection: Connection, model: type[CertificateVersion] | type[OfferVersion],
