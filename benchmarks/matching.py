@@ -37,7 +37,7 @@ from tracemark.matching.evaluation import (
     t_half,
     t_jpeg,
 )
-from tracemark.matching.fingerprint import RETRIEVAL_WORDS, WordPostings
+from tracemark.matching.fingerprint import RETRIEVAL_WORDS, SIGNATURE_BITS, WordPostings
 from tracemark.matching.retrieval import RetrievalIndex
 from tracemark.matching.vocabulary import WORDS
 
@@ -283,27 +283,33 @@ def main() -> int:
 def scale_timing(rng: np.random.Generator, out: TextIO) -> None:
     """Retrieval latency (both lanes) with synthetic codes and postings at 100,000 and 1,000,000 references.
 
-    A query is what a screenshot gives: 10 views (the picture and 4 regions, each also mirrored), 40 hash codes,
-    400 words for each whole view and 250 for each region view.
+    The synthetic queries have the shape real ones have (`tracemark.matching.query`): per view, its features'
+    lookups (the nearest word of each feature, plus the alternatives the `QUERY_WORDS` budget allows, all with the
+    feature's orientation, level and signature), and the views' hash codes.
     """
+    from tracemark.matching.query import FULL_WORDS, QUERY_WORDS, REGION_WORDS, WORD_CHILDREN, WORD_PARENTS
     from tracemark.matching.retrieval import WordQuery
 
-    def make(budgets: list[int]) -> list[WordQuery]:
-        return [
-            WordQuery(
-                rng.integers(0, WORDS, n),
-                rng.uniform(0, 360, n).astype(np.float32),
-                rng.integers(0, 8, n).astype(np.uint8),
-                rng.integers(0, 16, n).astype(np.uint8),
-            )
-            for n in budgets
-        ]
+    per_feature = WORD_PARENTS * WORD_CHILDREN
 
-    # A plain picture: 2 views (it and its mirror), 8 hash codes, 300 words each.
-    # A screenshot with 4 proposed regions: 10 views, 16 hash codes, 300 + 300 + 8 x 150 words.
+    def make(features: list[int]) -> list[WordQuery]:
+        lookups = min(QUERY_WORDS, sum(features) * per_feature)
+        views = []
+        for n in features:
+            m = max(n, round(lookups * n / sum(features)))
+            feature = np.sort(rng.integers(0, n, m - n))
+            feature = np.sort(np.concatenate([np.arange(n), feature]))
+            angle = rng.uniform(0, 360, n).astype(np.float32)
+            octave = rng.integers(0, 8, n).astype(np.uint8)
+            signature = rng.integers(0, 1 << len(SIGNATURE_BITS), n).astype(np.uint16)
+            views.append(WordQuery(rng.integers(0, WORDS, m), angle[feature], octave[feature], signature[feature]))
+        return views
+
+    # A plain picture: 2 views (it and its mirror), 8 hash codes.
+    # A screenshot with 4 proposed regions: 10 views (each also mirrored), 16 hash codes.
     kinds = {
-        "picture": (make([300, 300]), rng.integers(0, 256, (8, 32), dtype=np.uint8)),
-        "screenshot": (make([300, 300] + [150] * 8), rng.integers(0, 256, (16, 32), dtype=np.uint8)),
+        "picture": (make([FULL_WORDS] * 2), rng.integers(0, 256, (8, 32), dtype=np.uint8)),
+        "screenshot": (make([FULL_WORDS] * 2 + [REGION_WORDS] * 8), rng.integers(0, 256, (16, 32), dtype=np.uint8)),
     }
     idx = RetrievalIndex()
     total = 0
@@ -314,7 +320,7 @@ def scale_timing(rng: np.random.Generator, out: TextIO) -> None:
             w = rng.integers(0, WORDS, (chunk, RETRIEVAL_WORDS))
             a = rng.integers(0, 16, (chunk, RETRIEVAL_WORDS)).astype(np.uint8)
             o = rng.integers(0, 8, (chunk, RETRIEVAL_WORDS)).astype(np.uint8)
-            sg = rng.integers(0, 16, (chunk, RETRIEVAL_WORDS)).astype(np.uint8)
+            sg = rng.integers(0, 1 << len(SIGNATURE_BITS), (chunk, RETRIEVAL_WORDS)).astype(np.uint16)
             for i in range(chunk):
                 idx.add(total + i, gh[i].tobytes(), WordPostings(w[i], a[i], o[i], sg[i]))
             total += chunk
@@ -333,7 +339,9 @@ def scale_timing(rng: np.random.Generator, out: TextIO) -> None:
             print(
                 f"retrieval, {target:,} synthetic references, {kind} query: p50 {np.median(both) * 1000:.1f} ms "
                 f"(hash lane {np.median(hash_lat) * 1000:.1f} ms, word lane {np.median(word_lat) * 1000:.1f} ms); "
-                f"memory {idx.memory_bytes() / target:.0f} bytes/reference",
+                f"memory {idx.memory_bytes() / target:.0f} bytes/reference "
+                f"(+ {idx.fixed_bytes() / 2**20:.0f} MiB of vocabulary-sized tables, "
+                f"{idx.fixed_bytes() / target:.1f} bytes/reference here)",
                 file=out,
             )
 

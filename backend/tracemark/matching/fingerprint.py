@@ -1,17 +1,19 @@
-"""Reference fingerprints: everything the index keeps about one registered image (algorithm version 1).
+"""Reference fingerprints: everything the index keeps about one registered image (index version 3).
 
 A fingerprint has two parts, matching the two stages of a search:
 
 *Retrieval* (held in memory, under 200 bytes per reference):
   - the 256-bit DCT hash of the whole image (`dcthash`), 32 bytes;
-  - 40 *stable visual words* (`vocabulary`), each with its keypoint's orientation, its pyramid level and 4 bits
-    of its descriptor (a Hamming-embedding signature), packed in 4 bytes of an inverted-file posting.
+  - 40 *stable visual words* (`vocabulary`), each with its keypoint's orientation, its pyramid level and 10 bits
+    of its descriptor (a Hamming-embedding signature), packed in 4 bytes of an inverted-file posting (6 of the
+    signature bits are implied by the posting's place in the inverted file, see `retrieval`).
 
   The words are chosen for surviving copies, not for corner strength alone: the reference is degraded the
   way copies on the web are (shrunk to 60 % with JPEG quality 40, and to 35 %), features are detected again
-  in each degraded version, and a reference feature scores one point for every version in which a feature with
-  the same word is found at the same place. The kept 40 are the best scorers, spread over a 6 x 6 grid so that
-  a crop of any part still holds some of them.
+  in each degraded version, and a reference feature scores one point for every version in which a feature at
+  the same place would be looked up under its word (with the soft assignment a query uses: any of the degraded
+  feature's 4 likely words, `Vocabulary.quantise_multi`). The kept 40 are the best scorers, spread over a 6 x 6
+  grid so that a crop of any part still holds some of them.
 
 *Verification* (stored on disk, under 64 KB per reference):
   - up to 700 ORB features spread over the image (`features.pack`, 40 bytes each);
@@ -36,7 +38,13 @@ from tracemark.matching.features import Features, extract, pack, select_spread, 
 from tracemark.matching.vocabulary import default_vocabulary
 
 FINGERPRINT_VERSION = 2
-"""Bumped whenever any part of a fingerprint changes; an index with another version must be rebuilt."""
+"""Version of the global DCT hash, the part of a fingerprint that is published (`dct256.v<N>` in a certificate's
+metadata); bumped when that hash changes, which also changes `INDEX_VERSION`."""
+
+INDEX_VERSION = 3
+"""Version of everything an index row stores (global hash, retrieval words, verification features); bumped
+whenever any part changes. Rows with another version are stale: not searched, listed for re-indexing.
+Version 3: 10-bit word signatures (version 2 had 4)."""
 
 WORK_SIDE = 640
 """Long side (pixels) of the working image that reference features are computed on."""
@@ -49,6 +57,11 @@ MAX_THUMBNAIL_BYTES = 32 * 1024
 QUERY_MIN_SIDE = 360
 """Queries smaller than this on the long side are enlarged before feature detection."""
 
+_POSTING_RECORD = np.dtype([("w", "<u2"), ("a", "u1"), ("o", "u1"), ("s", "<u2")])
+
+STABILITY_PARENTS = 2
+STABILITY_CHILDREN = 2
+
 _DEGRADATIONS: tuple[tuple[float, int], ...] = ((0.6, 40), (0.35, 0))
 
 
@@ -60,28 +73,34 @@ class WordPostings:
         words: Visual word ids (k,), int64.
         angle_bin: Keypoint orientation in 16 steps per turn (k,), uint8.
         octave: Pyramid level (k,), uint8.
-        signature: Hamming-embedding bits of each descriptor (k,), uint8 in [0, 16) (`signature_of`).
+        signature: Hamming-embedding bits of each descriptor (k,), uint16 (`signature_of`).
     """
 
     words: NDArray[np.int64]
     angle_bin: NDArray[np.uint8]
     octave: NDArray[np.uint8]
-    signature: NDArray[np.uint8]
+    signature: NDArray[np.uint16]
 
     def to_bytes(self) -> bytes:
-        """Serialises to 4 bytes per word: uint16 word, angle bin, then octave (low nibble) and signature."""
-        rec = np.zeros(len(self.words), dtype=[("w", "<u2"), ("a", "u1"), ("o", "u1")])
+        """Serialises to 6 bytes per word: uint16 word, angle bin, octave, uint16 signature."""
+        rec = np.zeros(len(self.words), dtype=_POSTING_RECORD)
         rec["w"] = self.words
         rec["a"] = self.angle_bin
-        rec["o"] = (self.octave & 15) | ((self.signature & 15) << 4)
+        rec["o"] = self.octave
+        rec["s"] = self.signature
         return rec.tobytes()
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> WordPostings:
-        """Reads what `to_bytes` wrote."""
-        rec = np.frombuffer(blob, dtype=[("w", "<u2"), ("a", "u1"), ("o", "u1")])
-        packed = rec["o"].astype(np.uint8)
-        return cls(rec["w"].astype(np.int64), rec["a"].copy(), packed & np.uint8(15), packed >> np.uint8(4))
+        """Reads what `to_bytes` wrote.
+
+        Raises:
+            ValueError: The blob is not a whole number of records (written by another index version).
+        """
+        if len(blob) % _POSTING_RECORD.itemsize:
+            raise ValueError("postings blob of another index version")
+        rec = np.frombuffer(blob, dtype=_POSTING_RECORD)
+        return cls(rec["w"].astype(np.int64), rec["a"].copy(), rec["o"].copy(), rec["s"].copy())
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +108,7 @@ class ReferenceFingerprint:
     """Everything stored about one reference image.
 
     Attributes:
-        version: `FINGERPRINT_VERSION` when computed.
+        version: `INDEX_VERSION` when computed.
         width: Full-size width in pixels.
         height: Full-size height in pixels.
         work_scale: Working pixels per full-size pixel.
@@ -111,15 +130,16 @@ class ReferenceFingerprint:
     colourfulness: float
 
 
-SIGNATURE_BITS = (37, 101, 165, 229)
-"""Descriptor bits kept with each posting (Hamming embedding, Jegou et al. 2008), spread over the descriptor."""
+SIGNATURE_BITS = (37, 101, 165, 229, 5, 69, 133, 197, 21, 85)
+"""Descriptor bits kept with each posting (Hamming embedding, Jegou et al. 2008), spread over the descriptor;
+bit k of a signature is descriptor bit `SIGNATURE_BITS[k]`."""
 
 
-def signature_of(desc: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """The `SIGNATURE_BITS` of each descriptor packed into 4 bits (n,), uint8."""
-    out = np.zeros(desc.shape[0], np.uint8)
+def signature_of(desc: NDArray[np.uint8]) -> NDArray[np.uint16]:
+    """The `SIGNATURE_BITS` of each descriptor packed into 10 bits (n,), uint16."""
+    out = np.zeros(desc.shape[0], np.uint16)
     for k, bit in enumerate(SIGNATURE_BITS):
-        out |= (((desc[:, bit // 8] >> (7 - bit % 8)) & 1) << k).astype(np.uint8)
+        out |= (((desc[:, bit // 8] >> (7 - bit % 8)) & 1).astype(np.uint16) << k).astype(np.uint16)
     return out
 
 
@@ -178,7 +198,8 @@ def _stability(
     """How many degraded versions re-detect each feature of `base` with the same word nearby.
 
     "Nearby" is the same or a neighbouring cell of a grid whose cell is the position tolerance, so a lookup is
-    one `np.isin` on (word, cell) keys.
+    one `np.isin` on (word, cell) keys. A degraded feature may carry several likely words (m, k): it finds a
+    base feature whose word is any of them.
     """
     score = np.zeros(len(base), np.float32)
     for (seen, scale), seen_words in zip(degraded, degraded_words, strict=True):
@@ -186,7 +207,8 @@ def _stability(
             continue
         cell = 3.0 / scale + 1.0
         seen_cells = np.floor(seen.xy / scale / cell).astype(np.int64)
-        seen_keys = (seen_words << 24) | ((seen_cells[:, 0] & 0xFFF) << 12) | (seen_cells[:, 1] & 0xFFF)
+        cell_keys = ((seen_cells[:, 0] & 0xFFF) << 12) | (seen_cells[:, 1] & 0xFFF)
+        seen_keys = ((seen_words << 24) | cell_keys.reshape((-1,) + (1,) * (seen_words.ndim - 1))).reshape(-1)
         base_cells = np.floor(base.xy / cell).astype(np.int64)
         found = np.zeros(len(base), bool)
         for dx in (-1, 0, 1):
@@ -233,9 +255,14 @@ def fingerprint_reference(photo: Photo) -> ReferenceFingerprint:
     # Word candidates: a spread pre-selection; all descriptors are quantised in one call.
     pool = select_spread(detected, WORD_POOL, grid=8)
     degraded = _degraded_views(grey)
-    all_words = default_vocabulary().quantise(np.concatenate([pool.desc, *(f.desc for f, _ in degraded)]))
+    # A degraded version "finds" a pool feature when one of its features nearby would be looked up under the
+    # pool feature's word, with the soft assignment queries use (`query.assign_words`).
+    vocab = default_vocabulary()
+    all_words, _ = vocab.quantise_multi(
+        np.concatenate([pool.desc, *(f.desc for f, _ in degraded)]), STABILITY_PARENTS, STABILITY_CHILDREN
+    )
     bounds = np.cumsum([len(pool), *(len(f) for f, _ in degraded)])
-    pool_words = all_words[: bounds[0]]
+    pool_words = all_words[: bounds[0], 0]
     degraded_words = [all_words[a:b] for a, b in itertools.pairwise(bounds)]
     stability = _stability(pool, pool_words, degraded, degraded_words)
     strength = pool.response / (float(pool.response.max()) + 1e-12)
@@ -260,7 +287,7 @@ def fingerprint_reference(photo: Photo) -> ReferenceFingerprint:
         if len(jpeg) <= MAX_THUMBNAIL_BYTES:
             break
     return ReferenceFingerprint(
-        version=FINGERPRINT_VERSION,
+        version=INDEX_VERSION,
         width=photo.width,
         height=photo.height,
         work_scale=float(work_scale),

@@ -4,10 +4,11 @@ A search runs the two stages:
 
 1. **Retrieval.** The query is decoded and cut into views (`query.build_views`): the whole picture, its
    mirror, and proposed regions. The global-hash lane looks up every view's dihedral hashes; the visual-word
-   lane votes with every view's local features. The union of nominated references, ordered by how strongly
-   they were nominated, is capped at `MAX_CANDIDATES`; when none of those verifies, up to `EXTRA_CANDIDATES`
-   more from the word lane are tried (a wrong candidate is rejected in about 3 ms), which is what finds small
-   crops whose few visual words rank below chance collisions.
+   lane votes with every view's local features, each under its likely words (`query.assign_words`). The union
+   of nominated references, ordered by how strongly they were nominated, is capped at `MAX_CANDIDATES`; when
+   none of those verifies, up to `EXTRA_CANDIDATES` more from the word lane are tried (a wrong candidate is
+   rejected in about 3 ms), which is what finds small crops whose few visual words rank below chance
+   collisions.
 2. **Verification.** Each candidate is verified against the views that nominated it first, then the whole
    picture and its mirror (`verify.verify_candidate`). Only verified matches are returned, best first.
 
@@ -27,9 +28,9 @@ import numpy as np
 
 from tracemark.matching.decode import ImageSource, Photo, load_image
 from tracemark.matching.errors import UnknownReferenceError
-from tracemark.matching.fingerprint import FINGERPRINT_VERSION, WORK_SIDE, ReferenceFingerprint, fingerprint_reference
+from tracemark.matching.fingerprint import INDEX_VERSION, WORK_SIDE, ReferenceFingerprint, fingerprint_reference
 from tracemark.matching.models import Match, ReferenceInfo
-from tracemark.matching.query import QueryView, build_views
+from tracemark.matching.query import QueryView, assign_words, build_views
 from tracemark.matching.retrieval import RetrievalIndex
 from tracemark.matching.store import Store
 from tracemark.matching.verify import verify_candidate
@@ -71,11 +72,9 @@ class MatchIndex:
         self.stale: builtins.list[str] = []
         self.last_stats = SearchStats()
         self._lock = threading.RLock()
-        for row in store.retrieval_rows():
-            if row.version == FINGERPRINT_VERSION:
-                self._retrieval.add(row.slot, row.global_hash, row.postings)
-        if any(v != FINGERPRINT_VERSION for _, _, _, v, _, _ in store.listing()):
-            self.stale = [i for i, _, _, v, _, _ in store.listing() if v != FINGERPRINT_VERSION]
+        for row in store.retrieval_rows(INDEX_VERSION):
+            self._retrieval.add(row.slot, row.global_hash, row.postings)
+        self.stale = [i for i, _, _, v, _, _ in store.listing() if v != INDEX_VERSION]
 
     @classmethod
     def open(cls, folder: str | Path, *, create: bool = True) -> MatchIndex:
@@ -183,8 +182,7 @@ class MatchIndex:
         photo = source if isinstance(source, Photo) else load_image(source, max_side=QUERY_DECODE_SIDE)
         t0 = time.perf_counter()
         views = build_views(photo)
-        for view in views:
-            _ = view.word_query
+        assign_words(views)
         with self._lock:
             return self._search_views(photo, views, max_candidates, t0)
 

@@ -12,7 +12,8 @@ lane sees it at a useful size.
    pictures are large and solid. A box must be big (both sides >= 48 pixels, area >= 4 % of the image),
    mostly filled with content, and smaller than 92 % of the image (else it is the image itself).
 3. **Nesting.** Inside a box whose own border is uniform (a white card on a grey page), the search repeats
-   once with that box's border colours.
+   once with that box's border colours; so it does inside every collage cell (step 4), where a picture fitted
+   into a cell of another shape sits between bands.
 4. **Collage seams.** A box (or the whole image) is split at a full-length straight seam: a column (row) where
    the grey level jumps across at least 60 % of the box's height (width), much more than at any nearby
    column. Pictures placed edge to edge in a collage meet at such seams; inside a photograph, no edge runs so
@@ -139,6 +140,11 @@ def propose_regions(rgb: NDArray[np.uint8], limit: int = 6) -> list[Box]:
     seams: list[tuple[int, int, int, int]] = []
     for box in [(0, 0, w, h), *boxes]:
         seams.extend(_split(box, grey))
+    # A collage cell often holds its picture between bands (a picture fitted into a cell of another shape):
+    # the picture inside a cell is found like the picture inside a page.
+    for x0, y0, x1, y1 in seams:
+        for ix0, iy0, ix1, iy1 in _components(rgb[y0:y1, x0:x1]):
+            boxes.append((x0 + ix0, y0 + iy0, x0 + ix1, y0 + iy1))
     # Components first (their edges are exact), largest first; then seam cells.
     ranked = sorted(set(boxes), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
     ranked += sorted(set(seams) - set(boxes), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))

@@ -31,6 +31,15 @@ REGION_VIEW_SIDE = 640
 QUERY_FEATURES = 1500
 FULL_WORDS = 300
 REGION_WORDS = 150
+WORD_PARENTS = 2
+WORD_CHILDREN = 2
+QUERY_WORDS = 3000
+"""Soft assignment of query features. Every feature is looked up under its nearest visual word; then, within a
+budget of `QUERY_WORDS` lookups for the whole query, under other likely words (its `WORD_CHILDREN` nearest below
+each of its `WORD_PARENTS` nearest level-one centres, `Vocabulary.quantise_multi`), the closest alternatives
+across all views first: a feature that lies between two words gets both before one that clearly belongs to
+one word gets a second. A plain picture (two views of 300 features) gets every alternative; a screenshot or a
+collage with many views gets fewer, which bounds the retrieval time."""
 
 
 @dataclass(slots=True)
@@ -60,6 +69,9 @@ class QueryView:
     _features: Features | None = field(default=None, repr=False)
     _words: NDArray[np.int64] | None = field(default=None, repr=False)
     _word_index: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp), repr=False)
+    _candidates: tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float32]] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def features(self) -> Features:
@@ -72,18 +84,53 @@ class QueryView:
     def word_query(self) -> WordQuery:
         """Visual words of the view's strongest, spread-out features, for the word lane (computed on first use)."""
         if self._words is None:
-            feats = self.features
-            keep = spread_order(feats, self.word_budget, grid=8)
-            self._word_index = keep
-            self._words = default_vocabulary().quantise(feats.desc[keep])
+            assign_words([self], QUERY_WORDS * self.word_budget // (2 * FULL_WORDS))
+        assert self._words is not None
         keep = self._word_index
         feats = self.features
         return WordQuery(self._words, feats.angle[keep], feats.octave[keep], signature_of(feats.desc[keep]))
+
+    def word_candidates(self) -> tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float32]]:
+        """The features the word lane uses, their likely words and each word's distance gap (computed once)."""
+        if self._candidates is None:
+            feats = self.features
+            keep = spread_order(feats, self.word_budget, grid=8)
+            words, gaps = default_vocabulary().quantise_multi(feats.desc[keep], WORD_PARENTS, WORD_CHILDREN)
+            self._candidates = (keep, words, gaps)
+        return self._candidates
 
     @property
     def scale_to_query(self) -> float:
         """Query-file pixels per view pixel."""
         return float(np.sqrt(abs(np.linalg.det(self.to_query[:2, :2]))))
+
+
+def assign_words(views: list[QueryView], budget: int = QUERY_WORDS) -> None:
+    """Chooses the visual words each view is looked up under (see `QUERY_WORDS`).
+
+    Args:
+        views: The views of one query.
+        budget: Lookups for all views together; every feature gets its nearest word even beyond it.
+    """
+    cands = [v.word_candidates() for v in views]
+    gaps = np.concatenate([g[:, 1:].reshape(-1) for _, _, g in cands] or [np.zeros(0, np.float32)])
+    spare = max(0, budget - sum(len(k) for k, _, _ in cands))
+    # The `spare` alternatives with the smallest gaps (ties by position) are taken.
+    threshold = np.inf
+    if spare < len(gaps):
+        threshold = float(np.sort(gaps, kind="stable")[spare]) if spare > 0 else -np.inf
+    taken_at_threshold = spare - int((gaps < threshold).sum())
+    for view, (keep, words, gap) in zip(views, cands, strict=True):
+        take = np.zeros(words.shape, bool)
+        take[:, 0] = True
+        alternatives = gap[:, 1:] < threshold
+        ties = np.flatnonzero((gap[:, 1:] == threshold).reshape(-1))[: max(0, taken_at_threshold)]
+        taken_at_threshold -= len(ties)
+        alternatives.reshape(-1)[ties] = True
+        take[:, 1:] = alternatives
+        rows, cols = np.nonzero(take)
+        view._word_index = keep[rows]
+        view._words = words[rows, cols]
 
 
 def _view(
@@ -115,7 +162,7 @@ def _view(
     plain_variants = (0, 2, 4, 5, 6, 3) if all_variants else (0,)
     mirror_variants = (1, 7) if all_variants else (1,)
     views = [
-        QueryView(name, grey, crop, False, plain, file_box, hashes[list(plain_variants)], plain_variants),
+        QueryView(name, grey, crop, False, plain, file_box, hashes[list(plain_variants)], plain_variants, FULL_WORDS),
         QueryView(
             name + "+mirror",
             np.ascontiguousarray(grey[:, ::-1]),
@@ -125,6 +172,7 @@ def _view(
             file_box,
             hashes[list(mirror_variants)],
             mirror_variants,
+            FULL_WORDS,
         ),
     ]
     return views

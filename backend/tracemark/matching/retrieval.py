@@ -10,19 +10,31 @@ edits while nominating almost nothing by chance; verification decides anyway.
 
 **Visual-word lane with weak geometric consistency** (40 postings of 4 bytes a reference). An inverted file maps
 each visual word to the references holding it; a posting packs the reference row (21 bits), the keypoint
-orientation (4 bits), its pyramid level (3 bits) and 4 bits of its descriptor (21 + 4 + 3 + 4 = 32). An index holds
-up to 2**21 (about two million) references; larger registries shard by reference. A query's features vote for the
-references that hold their words, but a vote is filed under the *difference* of orientation and pyramid level
-between the query feature and the reference feature (Jegou, Douze and Schmid's weak geometric consistency). A true
-copy's votes pile up in one (rotation, scale) bin; chance collisions spread over all of them. A reference's score
-is its largest bin, each reference posting voting at most once per bin. Bins overlap (each vote goes to two
-rotation bins and two scale bins) so that noise in orientation and level does not split a pile. A vote weighs the
-word's inverse document frequency, `log((N + 1) / (df + 0.5))`, so that common corner shapes count for little and
-rare ones for much. This lane survives crops: a crop holds some of the reference's words, at the right relative
-angle and scale. The 4 descriptor bits are a Hamming embedding (Jegou, Douze and Schmid): a vote counts only when
-they differ from the query feature's in at most one place, which keeps about 9 in 10 true votes and drops about 7
-in 10 chance ones. All views are voted in one pass; only the `SHORTLIST` references with the most hits in each view
-are binned (see `RetrievalIndex.search_words`).
+orientation (4 bits), its pyramid level (3 bits) and 4 bits of its descriptor's 10-bit signature (21 + 4 + 3 + 4 =
+32). An index holds up to 2**21 (about two million) references; larger registries shard by reference. A query's
+features vote for the references that hold their words, but a vote is filed under the *difference* of orientation
+and pyramid level between the query feature and the reference feature (Jegou, Douze and Schmid's weak geometric
+consistency). A true copy's votes pile up in one (rotation, scale) bin; chance collisions spread over all of them.
+A reference's score is its largest bin, each reference posting voting at most once per bin. Bins overlap (each
+vote goes to two rotation bins and two scale bins) so that noise in orientation and level does not split a pile.
+A vote weighs the word's inverse document frequency, `log((N + 1) / (df + 0.5))`, so that common corner shapes
+count for little and rare ones for much. This lane survives crops: a crop holds some of the reference's words, at
+the right relative angle and scale.
+
+*Hamming embedding* (Jegou, Douze and Schmid). Each posting carries a 10-bit signature of its descriptor
+(`fingerprint.signature_of`); a vote counts only when the query feature's signature differs in at most
+`MAX_SIGNATURE_DISTANCE` (2) places, which keeps about 4 in 5 true votes and drops 24 in 25 chance ones. The
+first `KEY_SIGNATURE_BITS` (6) signature bits are not stored in the posting: with the word they key the inverted
+list (`word << 6 | bits`), so a query feature reads only the 7 lists whose key bits differ from its own in at most
+one place (about 7/64 of the word's postings) and checks the 4 kept bits of what it reads against a table. This
+is what makes the lane fast: the postings read per query feature are a ninth of the word's.
+
+*Soft assignment* (`query.assign_words`): a query feature is looked up under several likely words, which finds the
+word a reference stored about 1.6 times as often as the nearest word alone.
+
+All views are voted in one pass: the postings read are gathered with one vectorised index (positions computed by
+a running sum over the lists), a first ranking (one weighted `bincount`) keeps `SHORTLIST` references per view,
+and only their votes are filed into (view, rotation, scale) bins (see `RetrievalIndex.search_words`).
 
 Additions are buffered and the inverted file is rebuilt lazily before the next search; removals leave a
 tombstone.
@@ -31,6 +43,7 @@ tombstone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import faiss
 import numpy as np
@@ -51,8 +64,28 @@ PARALLEL_HASH_SEARCH = 200_000
 ANGLE_BINS = 16
 _ROW_SHIFT = 11
 MAX_ROWS = 1 << 21
-MAX_SIGNATURE_DISTANCE = 1
-_POP4 = np.array([bin(i).count("1") for i in range(16)], np.uint8)
+KEY_SIGNATURE_BITS = 6
+"""Signature bits that, with the word, key an inverted list (the other `_KEPT_BITS` are kept in the posting)."""
+MAX_SIGNATURE_DISTANCE = 2
+"""Largest Hamming distance between the signature of a query feature and of a posting that votes (with at most
+one difference in the key bits)."""
+_KEYS = WORDS << KEY_SIGNATURE_BITS
+_KEY_COLUMNS = (1 << KEY_SIGNATURE_BITS) + 1
+_FLIPS = np.array([0, *(1 << b for b in range(KEY_SIGNATURE_BITS))], np.int64)
+"""The inverted lists a query feature reads: its own key bits and each with one bit flipped."""
+_FLIP_COST = np.array([0, *([1] * KEY_SIGNATURE_BITS)], np.int64)
+_KEY_MASK = (1 << KEY_SIGNATURE_BITS) - 1
+_KEPT_BITS = 4
+_KEPT_MASK = (1 << _KEPT_BITS) - 1
+_SIGNATURE_OK = np.array(
+    [
+        bin(((rule >> _KEPT_BITS) >> 2) ^ (rule & _KEPT_MASK)).count("1") <= ((rule >> _KEPT_BITS) & 3)
+        for rule in range(1 << (_KEPT_BITS + _KEPT_BITS + 2))
+    ],
+    bool,
+)
+"""Whether a posting's kept signature bits (low bits of the index) pass a probe's rule (high bits: the query's
+kept bits and how many differences they may have)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +114,7 @@ class WordQuery:
     words: NDArray[np.int64]
     angles: NDArray[np.float32]
     octaves: NDArray[np.uint8]
-    signatures: NDArray[np.uint8]
+    signatures: NDArray[np.uint16]
 
 
 def _top_rows(scores: NDArray[np.float64], count: int) -> NDArray[np.intp]:
@@ -105,83 +138,121 @@ def _top_rows(scores: NDArray[np.float64], count: int) -> NDArray[np.intp]:
 
 
 class RetrievalIndex:
-    """The in-memory retrieval structures, keyed by row (rows map to store slots)."""
+    """The in-memory retrieval structures, keyed by row (rows map to store slots).
+
+    Per reference it holds the 32-byte hash, 40 postings of 4 bytes and its slot (4 bytes; -1 once removed):
+    196 bytes, in numpy arrays only. The inverted lists are found through two tables sized by the vocabulary,
+    not by the number of references: where each word's postings start (`_word_start`, 8 bytes a word) and, within
+    them, where each key's start (`_key_start`, 65 offsets a word, 2 bytes each while no word has more than 65,535
+    postings, else 4).
+    """
 
     def __init__(self) -> None:
         """An empty index."""
         self._hashes = faiss.IndexBinaryFlat(HASH_BITS)
-        self.slots: list[int] = []
-        self._slot_array = np.zeros(0, np.int32)
-        self._alive = np.zeros(0, bool)
-        self._row_of_slot: dict[int, int] = {}
-        self._pending_rows: list[int] = []
+        self._slot_of_row = np.zeros(0, np.int32)
+        self._rows = 0
+        self._removed = 0
+        self._pending_slots: list[int] = []
         self._pending_posts: list[WordPostings] = []
-        self._indptr = np.zeros(WORDS + 1, np.int64)
-        self._entries = np.zeros(0, np.uint32)
         self._pending_hashes: list[bytes] = []
-        self._dead_rows = np.zeros(0, np.intp)
+        self._word_start = np.zeros(WORDS + 1, np.int64)
+        self._key_start: NDArray[np.unsignedinteger[Any]] = np.zeros((WORDS, _KEY_COLUMNS), np.uint16)
+        self._entries = np.zeros(0, np.uint32)
 
     def __len__(self) -> int:
-        return int(self._alive.sum()) + len(self._pending_hashes)
+        return self._rows - self._removed
+
+    @property
+    def rows(self) -> int:
+        """Rows used so far (removed references keep theirs)."""
+        return self._rows
+
+    @property
+    def slots(self) -> list[int]:
+        """The slot of every live reference, by row."""
+        self._flush()
+        return [int(s) for s in self._slot_of_row.tolist() if s >= 0]
 
     def add(self, slot: int, global_hash: bytes, postings: WordPostings) -> None:
-        """Adds a reference (visible to searches from now on)."""
-        if len(self.slots) >= MAX_ROWS:
+        """Adds a reference (visible to searches from now on).
+
+        Raises:
+            OverflowError: The index holds `MAX_ROWS` rows, or the slot does not fit in 31 bits.
+        """
+        if self._rows >= MAX_ROWS:
             raise OverflowError("retrieval index is full")
-        row = len(self.slots)
-        self.slots.append(slot)
-        self._row_of_slot[slot] = row
+        if not 0 <= slot < 2**31:
+            raise OverflowError("slot out of range")
+        self._rows += 1
+        self._pending_slots.append(slot)
         self._pending_hashes.append(global_hash)
-        self._pending_rows.append(row)
         self._pending_posts.append(postings)
 
     def remove(self, slot: int) -> None:
         """Removes a reference (no effect when the slot is unknown)."""
-        row = self._row_of_slot.pop(slot, None)
-        if row is None:
-            return
         self._flush()
-        self._alive[row] = False
-        self._dead_rows = np.flatnonzero(~self._alive)
+        rows = np.flatnonzero(self._slot_of_row == slot)  # removals are rare: a scan is fine
+        if rows.size == 0:
+            return
+        self._slot_of_row[rows] = -1
+        self._removed += int(rows.size)
 
     def slot(self, row: int) -> int:
         """The store slot of a row."""
-        return self.slots[row]
+        self._flush()
+        return int(self._slot_of_row[row])
+
+    def row_of(self, slot: int) -> int | None:
+        """The row of a live slot, or None."""
+        self._flush()
+        rows = np.flatnonzero(self._slot_of_row == slot)
+        return int(rows[0]) if rows.size else None
 
     def memory_bytes(self) -> int:
-        """Bytes held by the retrieval arrays (hash codes, postings, row-to-slot map, tombstones)."""
+        """Bytes held per reference by the retrieval arrays (hash codes, postings, row-to-slot map)."""
         self._flush()
-        return (
-            int(self._hashes.ntotal) * HASH_BYTES + self._entries.nbytes + self._slot_array.nbytes + self._alive.nbytes
-        )
+        return int(self._hashes.ntotal) * HASH_BYTES + self._entries.nbytes + self._slot_of_row.nbytes
+
+    def fixed_bytes(self) -> int:
+        """Bytes of the tables whose size depends on the vocabulary, not on the number of references (where the
+        inverted lists start)."""
+        self._flush()
+        return int(self._word_start.nbytes + self._key_start.nbytes)
 
     def _flush(self) -> None:
         if not self._pending_hashes:
             return
         codes = np.frombuffer(b"".join(self._pending_hashes), np.uint8).reshape(-1, HASH_BYTES)
         self._hashes.add(codes)
+        first_row = len(self._slot_of_row)
         rows = np.concatenate(
-            [np.full(len(p.words), r, np.int64) for r, p in zip(self._pending_rows, self._pending_posts, strict=True)]
+            [np.full(len(p.words), first_row + i, np.int64) for i, p in enumerate(self._pending_posts)]
             or [np.zeros(0, np.int64)]
         )
         words = np.concatenate([p.words for p in self._pending_posts] or [np.zeros(0, np.int64)])
         angles = np.concatenate([p.angle_bin for p in self._pending_posts] or [np.zeros(0, np.uint8)]).astype(np.int64)
         octaves = np.concatenate([p.octave for p in self._pending_posts] or [np.zeros(0, np.uint8)]).astype(np.int64)
-        sigs = np.concatenate([p.signature for p in self._pending_posts] or [np.zeros(0, np.uint8)]).astype(np.int64)
-        new_entries = ((rows << _ROW_SHIFT) | ((angles & 15) << 7) | ((octaves & 7) << 4) | (sigs & 15)).astype(
-            np.uint32
-        )
-        old_words = np.repeat(np.arange(WORDS, dtype=np.int64), np.diff(self._indptr))
-        all_words = np.concatenate([old_words, words])
+        sigs = np.concatenate([p.signature for p in self._pending_posts] or [np.zeros(0, np.uint16)]).astype(np.int64)
+        high = (sigs >> KEY_SIGNATURE_BITS) & _KEPT_MASK
+        new_entries = ((rows << _ROW_SHIFT) | ((angles & 15) << 7) | ((octaves & 7) << 4) | high).astype(np.uint32)
+        new_keys = (words << KEY_SIGNATURE_BITS) | (sigs & _KEY_MASK)
+        old_counts = np.diff(self._key_start.astype(np.int64), axis=1).reshape(-1)
+        old_keys = np.repeat(np.arange(_KEYS, dtype=np.int64), old_counts)
+        all_keys = np.concatenate([old_keys, new_keys])
         all_entries = np.concatenate([self._entries, new_entries])
-        order = np.argsort(all_words, kind="stable")
+        order = np.argsort(all_keys, kind="stable")
         self._entries = all_entries[order]
-        self._indptr = np.zeros(WORDS + 1, np.int64)
-        np.cumsum(np.bincount(all_words, minlength=WORDS), out=self._indptr[1:])
-        self._alive = np.concatenate([self._alive, np.ones(len(self._pending_hashes), bool)])
-        self._slot_array = np.asarray(self.slots, np.int32)
+        counts = np.bincount(all_keys, minlength=_KEYS).reshape(WORDS, _KEY_COLUMNS - 1)
+        key_start = np.zeros((WORDS, _KEY_COLUMNS), np.int64)
+        np.cumsum(counts, axis=1, out=key_start[:, 1:])
+        self._word_start = np.zeros(WORDS + 1, np.int64)
+        np.cumsum(key_start[:, -1], out=self._word_start[1:])
+        small = int(key_start[:, -1].max(initial=0)) <= np.iinfo(np.uint16).max
+        self._key_start = key_start.astype(np.uint16 if small else np.uint32)
+        self._slot_of_row = np.concatenate([self._slot_of_row, np.asarray(self._pending_slots, np.int32)])
+        self._pending_slots.clear()
         self._pending_hashes.clear()
-        self._pending_rows.clear()
         self._pending_posts.clear()
 
     def search_hashes(self, codes: NDArray[np.uint8], k: int = 8, radius: int = HASH_RADIUS) -> list[HashHit]:
@@ -211,7 +282,7 @@ class RetrievalIndex:
             for d, i in zip(dist[q].tolist(), idx[q].tolist(), strict=True):
                 if i < 0 or d > radius or taken >= k:
                     break
-                if not self._alive[i]:
+                if self._slot_of_row[i] < 0:
                     continue
                 taken += 1
                 if i not in best or d < best[i].distance:
@@ -221,14 +292,16 @@ class RetrievalIndex:
     def search_words(self, views: list[WordQuery], k: int = 30, shortlist: int = SHORTLIST) -> list[WordHit]:
         """References that share visual words with query views at a consistent rotation and scale.
 
-        Two steps keep this fast at a million references: every posting hit by a query word counts for its
-        reference (a `bincount` per view, linear in the hits); only the `shortlist` references with the most
-        hits in some view then have their idf-weighted votes filed into (view, rotation, scale) bins.
+        Two steps keep this fast at a million references: every posting that passes the signature check counts
+        for its reference, in inverse proportion to how many postings its view hit (one weighted `bincount` over
+        all views, linear in the hits); only the `shortlist` x views best references then have their idf-weighted
+        votes filed into (view, rotation, scale) bins.
 
         Args:
-            views: The query views' words, orientations and pyramid levels.
+            views: The query views' lookups: words, with each feature's orientation, pyramid level and signature
+                (a feature looked up under several words appears once per word).
             k: How many references to return.
-            shortlist: How many references get the binned vote.
+            shortlist: References per view that get the binned vote.
 
         Returns:
             Hits, best score first, each with the view that gave it.
@@ -237,45 +310,67 @@ class RetrievalIndex:
         views = [v for v in views if len(v.words)]
         if not views or self._entries.size == 0:
             return []
-        words = np.concatenate([v.words for v in views])
+        words = np.concatenate([v.words for v in views]).astype(np.int64)
         angles = np.concatenate([v.angles for v in views]).astype(np.float32)
         octaves = np.concatenate([v.octaves for v in views]).astype(np.int64)
-        signatures = np.concatenate([v.signatures for v in views]).astype(np.uint32)
+        signatures = np.concatenate([v.signatures for v in views]).astype(np.int64)
         view_of = np.concatenate([np.full(len(v.words), i, np.int64) for i, v in enumerate(views)])
-        starts = self._indptr[words]
-        ends = self._indptr[words + 1]
-        lens = ends - starts
+        feature_bounds = np.cumsum([0, *(len(v.words) for v in views)])
+        # Each query feature reads the lists of its word under its own key bits and the ones a bit away; a
+        # posting votes when all 8 signature bits differ in at most MAX_SIGNATURE_DISTANCE places, so a list one
+        # bit away allows one difference fewer in the bits the posting keeps.
+        low = signatures & _KEY_MASK
+        column = (low[:, None] ^ _FLIPS[None, :]).ravel()
+        cell = np.repeat(words * _KEY_COLUMNS, len(_FLIPS)) + column
+        key_start = self._key_start.reshape(-1)
+        word_start = np.repeat(self._word_start[words], len(_FLIPS))
+        starts = word_start + key_start[cell]
+        lens = key_start[cell + 1].astype(np.int64) - key_start[cell]
+        probes = np.flatnonzero(lens)
+        starts, lens = starts[probes], lens[probes]
         total = int(lens.sum())
         if total == 0:
             return []
-        offsets = np.cumsum(lens) - lens
-        entries = np.concatenate([self._entries[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)])
-        qrep = np.repeat(np.arange(len(words)), lens)
-        flat = np.arange(total, dtype=np.int64)
-        # Hamming embedding: a posting counts only when its descriptor bits agree with the query feature's.
-        agree = _POP4[(entries ^ signatures[qrep]) & 15] <= MAX_SIGNATURE_DISTANCE
-        entries, qrep, flat = entries[agree], qrep[agree], flat[agree]
-        if entries.size == 0:
+        kept_bits = np.repeat(signatures >> KEY_SIGNATURE_BITS, len(_FLIPS))[probes]
+        allowance = np.tile(MAX_SIGNATURE_DISTANCE - _FLIP_COST, len(words))[probes]
+        probe_rule = ((kept_bits << 2) | np.maximum(allowance, 0)).astype(np.int32) << _KEPT_BITS
+        # Positions of the postings read, list after list: a running sum of ones that jumps to each list's start.
+        step = np.ones(total, np.int64)
+        ends = np.cumsum(lens)
+        step[0] = starts[0]
+        step[ends[:-1]] = starts[1:] - (starts[:-1] + lens[:-1]) + 1
+        pos = np.cumsum(step)
+        probe_of = np.repeat(np.arange(len(probes), dtype=np.int32), lens)
+        entries = self._entries[pos]
+        agree = np.flatnonzero(_SIGNATURE_OK[probe_rule[probe_of] | (entries & _KEPT_MASK).astype(np.int32)])
+        if agree.size == 0:
             return []
+        entries, pos = entries[agree], pos[agree]
+        qrep = (probes // len(_FLIPS))[probe_of[agree]]
         rows = (entries >> _ROW_SHIFT).astype(np.intp)
-        df = np.diff(self._indptr)
-        n_refs = float(max(len(self.slots), 1))
-        idf = np.log((n_refs + 1.0) / (df[words] + 0.5))
-        if len(self.slots) > shortlist:
-            # Each view shortlists its own references, so that a busy part of a query (the page around a
+        if self._removed:
+            alive = np.flatnonzero(self._slot_of_row[rows] >= 0)
+            entries, pos, qrep, rows = entries[alive], pos[alive], qrep[alive], rows[alive]
+            if rows.size == 0:
+                return []
+        df = self._word_start[words + 1] - self._word_start[words]
+        n_refs = float(max(len(self), 1))
+        idf = np.log((n_refs + 1.0) / (df + 0.5))
+        n_views = len(views)
+        if self._rows > shortlist * n_views:
+            # A cheap first ranking keeps `shortlist` references per view for the binned vote. A hit counts in
+            # inverse proportion to its view's number of hits, so that a busy part of a query (the page around a
             # picture, the other cells of a collage) cannot crowd out the part that is the copy.
-            chosen = np.zeros(len(self.slots), bool)
-            entry_view = view_of[qrep]
-            for v in range(len(views)):
-                mine = entry_view == v
-                if not mine.any():
-                    continue
-                raw = np.bincount(rows[mine], minlength=len(self.slots)).astype(np.float64)
-                raw[self._dead_rows] = 0.0
-                chosen[_top_rows(raw, shortlist)] = True
+            bounds = np.searchsorted(qrep, feature_bounds)
+            per_view = np.diff(bounds).astype(np.float64)
+            hit_weight = np.repeat(per_view.mean() / np.maximum(per_view, 1.0), np.diff(bounds))
+            raw: NDArray[np.float64] = np.bincount(rows, weights=hit_weight, minlength=self._rows).astype(
+                np.float64, copy=False
+            )
+            chosen = np.zeros(self._rows, bool)
+            chosen[_top_rows(raw, shortlist * n_views)] = True
             keep = np.flatnonzero(chosen[rows])
-            flat, qrep, entries, rows = flat[keep], qrep[keep], entries[keep], rows[keep]
-        pos = starts[qrep] + (flat - offsets[qrep])
+            qrep, entries, rows, pos = qrep[keep], entries[keep], rows[keep], pos[keep]
         entries64 = entries.astype(np.int64)
         ref_angle = ((entries64 >> 7) & 15).astype(np.float32) * 22.5 + 11.25
         ref_oct = (entries64 >> 4) & 7

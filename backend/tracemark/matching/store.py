@@ -170,12 +170,13 @@ class Store:
             raise
         return int(row[0]) if row is not None else None
 
-    def retrieval_rows(self) -> Iterator[RetrievalRow]:
-        """All references' retrieval parts, in slot order."""
-        for slot, version, gh, posts in self._db.execute(
-            "SELECT slot, version, global_hash, postings FROM refs ORDER BY slot"
+    def retrieval_rows(self, version: int) -> Iterator[RetrievalRow]:
+        """The retrieval parts of the references fingerprinted with `version`, in slot order (other versions
+        store their postings in other layouts and are left alone)."""
+        for slot, gh, posts in self._db.execute(
+            "SELECT slot, global_hash, postings FROM refs WHERE version = ? ORDER BY slot", (version,)
         ):
-            yield RetrievalRow(int(slot), int(version), bytes(gh), WordPostings.from_bytes(bytes(posts)))
+            yield RetrievalRow(int(slot), version, bytes(gh), WordPostings.from_bytes(bytes(posts)))
 
     def load(self, slot: int) -> StoredReference | None:
         """Everything stored about the reference in `slot`, or None when it is gone."""

@@ -185,6 +185,65 @@ class Vocabulary:
         words[order] = sorted_parent.astype(np.int64) * self.k2 + child
         return words
 
+    def quantise_multi(
+        self, desc: NDArray[np.uint8], parents: int = 2, children: int = 2
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Several likely words of each descriptor (soft assignment), nearest first.
+
+        A descriptor seen again in a copy differs in a few dozen bits and often lands in a neighbouring word. A
+        query looks each feature up under the `children` nearest words below each of its `parents` nearest
+        level-one centres, which finds the word a reference stored far more often than the nearest word alone.
+
+        Args:
+            desc: Descriptors (n, 32), uint8.
+            parents: Level-one centres tried per descriptor.
+            children: Level-two centres tried under each of them.
+
+        Returns:
+            Word ids (n, parents * children) and how many bits farther each word's centre is than the first
+            one's (n, parents * children). Column 0 is `quantise`'s answer (gap 0); the others follow nearest
+            first, and may be nearer than it (a negative gap: the tree's descent is not an exact search).
+        """
+        n = desc.shape[0]
+        parents = min(parents, self._top.shape[0])
+        children = min(children, self.k2)
+        width = parents * children
+        if n == 0:
+            return np.zeros((0, width), np.int64), np.zeros((0, width), np.float32)
+        signs = _signs(desc)
+        top_score = signs @ self._top.T
+        # The nearest level-one centres, nearest first (argmax: ties go to the lower id, as in `quantise`).
+        top_order = np.empty((n, parents), np.intp)
+        for rank in range(parents):
+            top_order[:, rank] = np.argmax(top_score, axis=1)
+            top_score[np.arange(n), top_order[:, rank]] = -np.inf
+        words = np.empty((n * parents, children), np.int64)
+        scores = np.empty((n * parents, children), np.float32)
+        pair_parent = top_order.reshape(-1)
+        order = np.argsort(pair_parent, kind="stable")
+        sorted_parent = pair_parent[order]
+        bounds = np.flatnonzero(np.diff(sorted_parent)) + 1
+        for a, b in zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(order)].tolist(), strict=True):
+            p = int(sorted_parent[a])
+            pairs = order[a:b]
+            child_score = signs[pairs // parents] @ self._children_t[p]
+            picked = np.arange(len(pairs))
+            for rank in range(children):
+                best = np.argmax(child_score, axis=1)
+                words[pairs, rank] = p * self.k2 + best
+                scores[pairs, rank] = child_score[picked, best]
+                child_score[picked, best] = -np.inf
+        flat_words = words.reshape(n, width)
+        flat_scores = scores.reshape(n, width)
+        # The nearest word stays first; the others follow by closeness (a higher dot product is a nearer centre).
+        rest = np.argsort(-flat_scores[:, 1:], axis=1, kind="stable") + 1
+        ranked = np.concatenate([np.zeros((n, 1), np.intp), rest], axis=1)
+        out: NDArray[np.int64] = np.take_along_axis(flat_words, ranked, axis=1)
+        ranked_scores = np.take_along_axis(flat_scores, ranked, axis=1)
+        # A dot product of +-1 vectors is 256 - 2 * Hamming distance.
+        gaps: NDArray[np.float32] = ((ranked_scores[:, :1] - ranked_scores) / 2.0).astype(np.float32)
+        return out, gaps
+
 
 @lru_cache(maxsize=1)
 def default_vocabulary() -> Vocabulary:

@@ -95,3 +95,25 @@ def test_budgets_per_reference(tmp_path: Path) -> None:
             index.add(f"r{i}", jpeg_bytes(synthetic_scene(i)))
         assert index.retrieval_bytes_per_reference() <= 200
         assert index._store.blob_sizes()[0] <= 64 * 1024
+
+
+def test_an_index_of_version_2_opens_and_lists_its_rows_for_re_indexing(tmp_path: Path) -> None:
+    # Version 2 stored 4 bytes a retrieval word (4-bit signatures); its rows must not be parsed as version 3.
+    from tracemark.matching.fingerprint import INDEX_VERSION
+
+    img = jpeg_bytes(synthetic_scene(3))
+    with MatchIndex.open(tmp_path / "ix") as index:
+        index.add("old", img)
+        index.add("new", jpeg_bytes(synthetic_scene(4)))
+    db = sqlite3.connect(tmp_path / "ix" / "index.sqlite")
+    db.execute("UPDATE refs SET version = 2, postings = ? WHERE id = 'old'", (bytes(4 * 40),))
+    db.commit()
+    db.close()
+    assert INDEX_VERSION == 3
+    with MatchIndex.open(tmp_path / "ix") as index:
+        assert index.stale == ["old"]
+        assert {r.id: r.fingerprint_version for r in index.list()} == {"old": 2, "new": 3}
+        assert index.search(img) == []
+        index.add("old", img)
+        assert index.stale == []
+        assert [m.id for m in index.search(img)] == ["old"]

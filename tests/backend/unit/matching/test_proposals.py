@@ -39,3 +39,18 @@ def test_collage_without_gutters(astronaut: NDArray[np.uint8], camera: NDArray[n
     boxes = propose_regions(sheet)
     assert any(_near(b, (0, 0, 512, 512)) for b in boxes)
     assert any(_near(b, (512, 0, 1024, 512)) for b in boxes)
+
+
+def test_picture_between_bands_in_a_collage_cell(astronaut: NDArray[np.uint8], camera: NDArray[np.uint8]) -> None:
+    # Two cells of 360 x 270 edge to edge: the camera photo fills the left one; the astronaut, square, is fitted
+    # into the right one between white bands (45 pixels each side). The picture itself is proposed, not only
+    # its cell.
+    import cv2
+
+    left = cv2.resize(np.stack([camera] * 3, axis=2), (360, 270), interpolation=cv2.INTER_AREA)
+    right = np.full((270, 360, 3), 255, np.uint8)
+    right[:, 45:315] = cv2.resize(astronaut, (270, 270), interpolation=cv2.INTER_AREA)
+    sheet = np.concatenate([left, right], axis=1)
+    boxes = propose_regions(sheet)
+    assert any(_near(b, (360 + 45, 0, 360 + 315, 270), tol=4) for b in boxes), boxes
+    assert any(_near(b, (0, 0, 360, 270)) for b in boxes), boxes
