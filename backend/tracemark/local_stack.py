@@ -1,5 +1,6 @@
-"""The local system behind `make run`: an anvil chain that keeps its state, the contracts, the chain indexer (a
-background thread) and the HTTP API."""
+"""The local system behind `make run`: an anvil chain that keeps its state, the contracts, a loopback-only js-ipfs
+daemon (offline, its repository in the data folder) that the API pins to, the chain indexer (a background thread)
+and the HTTP API."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tracemark.chain.deployments import DeploymentError, load_deployment
 from tracemark.chain.indexer import IndexerStoppedError, connect
 from tracemark.chain.node import ChainNode, ChainUnavailableError
 from tracemark.config import PROJECT_ROOT, Settings
+from tracemark.ipfs.daemon import IpfsDaemonError, JsIpfsDaemon
 
 LOCAL_CHAIN_ID = 31337
 
@@ -56,6 +58,8 @@ class LocalStack:
         self._anvil: subprocess.Popen[bytes] | None = None
         self._indexer_stop = threading.Event()
         self._indexer: threading.Thread | None = None
+        self._ipfs: JsIpfsDaemon | None = None
+        self.ipfs_api_url = settings.ipfs_api_url
 
     def run_until_interrupted(self) -> None:
         """Runs until Ctrl-C (or SIGTERM), then stops the chain, which writes its state."""
@@ -68,6 +72,7 @@ class LocalStack:
         previous = signal.signal(signal.SIGTERM, interrupt)
         try:
             self.start_chain()
+            self.start_ipfs()
             self.ensure_deployment()
             self.start_indexer()
             self.serve()
@@ -77,6 +82,7 @@ class LocalStack:
             raise click.ClickException(str(exc)) from exc
         finally:
             self.stop_indexer()
+            self.stop_ipfs()
             self.stop_chain()
             signal.signal(signal.SIGTERM, previous)
 
@@ -107,6 +113,30 @@ class LocalStack:
                     raise LocalStackError(f"anvil did not start; see {log.name}") from None
                 time.sleep(0.2)
         click.echo(f"chain    {self.rpc_url} (anvil, chain id {LOCAL_CHAIN_ID}, state in {self.state_file})")
+
+    def start_ipfs(self) -> None:
+        """Starts the js-ipfs daemon on loopback, offline, unless `ipfs_api_url` names a node already."""
+        if self.settings.ipfs_api_url:
+            click.echo(f"ipfs     {self.settings.ipfs_api_url} (TRACEMARK_IPFS_API_URL)")
+            return
+        port = self.settings.ipfs_local_api_port
+        if _port_in_use("127.0.0.1", port):
+            raise LocalStackError(f"port {port} is in use; set TRACEMARK_IPFS_LOCAL_API_PORT")
+        # Gateway and swarm take free ports: nothing outside this machine is served or dialled.
+        daemon = JsIpfsDaemon(self.settings.data_dir / "ipfs-node", port, 0, 0)
+        try:
+            daemon.start()
+        except IpfsDaemonError as exc:
+            raise LocalStackError(str(exc)) from exc
+        self._ipfs = daemon
+        self.ipfs_api_url = daemon.api_url
+        click.echo(f"ipfs     {daemon.api_url} (js-ipfs, loopback, offline; repository in {daemon.repo})")
+
+    def stop_ipfs(self) -> None:
+        """Stops the js-ipfs daemon (it flushes its datastore)."""
+        if self._ipfs is not None:
+            self._ipfs.stop()
+            self._ipfs = None
 
     def ensure_deployment(self) -> None:
         """Deploys the contracts unless this chain already has them."""
@@ -159,9 +189,10 @@ class LocalStack:
         """Serves the HTTP API in the foreground until interrupted."""
         from tracemark.api import create_app
 
-        settings = self.settings.model_copy(update={"rpc_url": self.rpc_url})
+        settings = self.settings.model_copy(update={"rpc_url": self.rpc_url, "ipfs_api_url": self.ipfs_api_url})
         base = f"http://{settings.api_host}:{settings.api_port}"
         click.echo(f"api      {base}\ndocs     {base}/docs\nhealth   {base}/health\ncontracts {base}/v1/contracts")
+        click.echo(f"verify   {base}/verify")
         click.echo("press Ctrl-C to stop")
         config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
                                 log_level="warning")

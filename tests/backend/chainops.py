@@ -145,12 +145,14 @@ class DevChain:
     def new_content(self) -> bytes:
         return hashlib.sha256(f"image {next(self.counter)} {self.rng.random()}".encode()).digest()
 
-    def register(self, creator: str, relayer: str | None = None, content: bytes | None = None) -> int:
+    def register(self, creator: str, relayer: str | None = None, content: bytes | None = None,
+                 metadata_digest: bytes | None = None, fingerprint: bytes | None = None) -> int:
         content = content or self.new_content()
         registration = Registration(
-            creator=creator, contentHash=content, metadataDigest=hashlib.sha256(content + b"meta").digest(),
-            fingerprint=hashlib.sha256(content + b"fp").digest(), royaltyBps=500, nonce=next(self.counter),
-            deadline=2**40,
+            creator=creator, contentHash=content,
+            metadataDigest=metadata_digest or hashlib.sha256(content + b"meta").digest(),
+            fingerprint=fingerprint or hashlib.sha256(content + b"fp").digest(), royaltyBps=500,
+            nonce=next(self.counter), deadline=2**40,
         )
         signature = sign(registration, self.cert_domain, VERIFIER_KEY).signature
         data = self.cert.encode_abi("register", args=[tuple(vars(registration).values()), signature])

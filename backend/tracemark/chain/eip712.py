@@ -133,6 +133,30 @@ class Signature:
     s: bytes
 
 
+_DOMAIN_TYPES = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+def _json_value(value: Any) -> Any:
+    return "0x" + value.hex() if isinstance(value, bytes) else value
+
+
+def typed_data(message: Message, domain: Domain) -> dict[str, Any]:
+    """The full EIP-712 document of a message (`eth_signTypedData_v4` input): types, primary type, domain and
+    message, with byte strings as 0x hex, so a wallet can show and sign exactly what the contract checks."""
+    primary = type(message).__name__
+    return {
+        "types": {"EIP712Domain": _DOMAIN_TYPES, primary: _TYPES[primary]},
+        "primaryType": primary,
+        "domain": domain.as_dict(),
+        "message": {name: _json_value(value) for name, value in asdict(message).items()},
+    }
+
+
 def sign(message: Message, domain: Domain, private_key: bytes | str) -> Signature:
     """Signs a Tracemark EIP-712 message.
 

@@ -7,10 +7,9 @@ block damaged on disk is reported instead of served. The API serves these blocks
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from tracemark.files import write_atomically
 from tracemark.ipfs.cid import MAX_BLOCK_SIZE, CidError, cid_from_digest, digest_from_cid, raw_cid, verify_block
 from tracemark.ipfs.store import BlockTooLargeError, ContentUnavailableError, IntegrityError
 
@@ -35,17 +34,7 @@ class EmbeddedStore:
         path = self._path(cid)
         if path.exists():
             return cid
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, data)
         return cid
 
     def get(self, cid: str) -> bytes:

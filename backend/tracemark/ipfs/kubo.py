@@ -85,6 +85,23 @@ class KuboStore:
             raise ContentUnavailableError(f"IPFS daemon at {self.api_url} cannot be reached: {exc}") from exc
         return any(same_cid(key, cid) for key in keys)
 
+    def is_pinned(self, cid: str) -> bool:
+        """Whether the daemon pins this one block, asked without listing every pin (a daemon asked to `cat` a block
+        it lacks searches for it until its timeout, even offline).
+
+        Raises:
+            CidError: the text is not a raw CIDv1.
+            ContentUnavailableError: the daemon cannot be reached.
+        """
+        digest_from_cid(cid)
+        try:
+            keys = self._client.pin.ls(cid, type="recursive")["Keys"]
+        except IpfsError as exc:
+            if "not pinned" in str(exc):
+                return False
+            raise ContentUnavailableError(f"IPFS daemon at {self.api_url} cannot be reached: {exc}") from exc
+        return any(same_cid(key, cid) for key in keys)
+
     def version(self) -> str:
         """The daemon's version, e.g. `0.18.1` for js-ipfs."""
         try:

@@ -17,10 +17,12 @@ from tests.backend.conftest import ROOT, free_port, tool_env
 pytestmark = pytest.mark.integration
 
 
-def start(tmp_path: Path, anvil_port: int, api_port: int) -> subprocess.Popen[str]:
+def start(tmp_path: Path, anvil_port: int, api_port: int, ipfs_port: int | None = None) -> subprocess.Popen[str]:
     env = tool_env() | {
         "TRACEMARK_ANVIL_PORT": str(anvil_port),
         "TRACEMARK_API_PORT": str(api_port),
+        "TRACEMARK_IPFS_LOCAL_API_PORT": str(ipfs_port or free_port()),
+        "TRACEMARK_IPFS_API_URL": "",
         "TRACEMARK_DATA_DIR": str(tmp_path / "var"),
         "TRACEMARK_DEPLOYMENTS_DIR": str(tmp_path / "deployments"),
     }
@@ -71,13 +73,33 @@ def stop(proc: subprocess.Popen[str], how: signal.Signals = signal.SIGINT) -> st
     return out
 
 
-def test_run_starts_everything_stops_cleanly_and_keeps_the_chain(tmp_path: Path) -> None:
-    anvil_port, api_port = free_port(), free_port()
-    api = f"http://127.0.0.1:{api_port}"
+def ipfs_answers(url: str) -> bool:
+    from tracemark.ipfs import ContentUnavailableError
+    from tracemark.ipfs.kubo import KuboStore
 
-    first = start(tmp_path, anvil_port, api_port)
+    try:
+        KuboStore(url, timeout_s=2).version()
+        return True
+    except ContentUnavailableError:
+        return False
+
+
+def test_run_starts_everything_stops_cleanly_and_keeps_the_chain(tmp_path: Path) -> None:
+    from tracemark.ipfs.kubo import KuboStore
+
+    anvil_port, api_port, ipfs_port = free_port(), free_port(), free_port()
+    api, ipfs = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ipfs_port}"
+
+    first = start(tmp_path, anvil_port, api_port, ipfs_port)
     try:
         wait_healthy(api, first)
+        # The js-ipfs daemon runs on loopback, and the API serves what is pinned there (it uses that daemon).
+        pinned = KuboStore(ipfs).put(b'{"kept": "across restarts"}')
+        served = httpx.get(f"{api}/ipfs/{pinned}", timeout=10)
+        assert served.status_code == 200 and served.content == b'{"kept": "across restarts"}'
+        assert served.headers["content-type"] == "application/json"
+        page = httpx.get(f"{api}/verify", timeout=10)
+        assert page.status_code == 200 and "Verify an image" in page.text
         contracts = httpx.get(f"{api}/v1/contracts").json()
         assert contracts["chain_id"] == 31337
         assert httpx.get(f"{api}/docs").status_code == 200
@@ -94,11 +116,16 @@ def test_run_starts_everything_stops_cleanly_and_keeps_the_chain(tmp_path: Path)
     assert "deploying" in out
     assert f"{api}/docs" in out, "the URLs are printed"
     assert (tmp_path / "var" / "anvil" / "state.json").exists(), "anvil wrote its state on the way out"
+    assert f"ipfs     {ipfs}" in out, out
+    assert not ipfs_answers(ipfs), "the IPFS daemon stopped with the rest"
+    daemon_log = (tmp_path / "var" / "ipfs-node" / "daemon.log").read_text()
+    assert "/ip4/127.0.0.1/" in daemon_log and "/ip4/0.0.0.0" not in daemon_log, "loopback only"
 
-    second = start(tmp_path, anvil_port, api_port)
+    second = start(tmp_path, anvil_port, api_port, ipfs_port)
     try:
         wait_healthy(api, second)
         assert httpx.get(f"{api}/v1/contracts").json() == contracts
+        assert httpx.get(f"{api}/ipfs/{pinned}", timeout=10).content == b'{"kept": "across restarts"}'
     finally:
         out = stop(second, signal.SIGTERM)
     assert second.returncode == 0, out

@@ -1,0 +1,99 @@
+"""The adapters and services the registration routes use, built on first use and kept on `app.state`.
+
+Like the store (`api.deps.get_database`), nothing here is opened by an app that never serves these routes.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+
+from tracemark.api.deps import get_database
+from tracemark.chain.deployments import DeploymentError, load_deployment
+from tracemark.chain.node import ChainNode, ChainUnavailableError
+from tracemark.config import Settings
+from tracemark.ipfs import ContentStore
+from tracemark.ipfs.configured import open_content_store
+from tracemark.matching import MatchIndex
+from tracemark.services.registration import (
+    DEV_RELAYER_KEY,
+    DEV_VERIFIER_KEY,
+    LOCAL_CHAIN_ID,
+    RegistrationService,
+    StoredSightings,
+    Web3Registrar,
+)
+from tracemark.storage import OriginalStore
+
+_lock = threading.RLock()
+
+
+def _lazy(request: Request, name: str, build: Any) -> Any:
+    state = request.app.state
+    with _lock:
+        if getattr(state, name, None) is None:
+            setattr(state, name, build(state.settings))
+        return getattr(state, name)
+
+
+def get_content_store(request: Request) -> ContentStore:
+    """Where metadata and previews are pinned (`app.state.content_store`, shared with `/ipfs/{cid}`)."""
+    store: ContentStore = _lazy(request, "content_store", open_content_store)
+    return store
+
+
+def get_original_store(request: Request) -> OriginalStore:
+    """The private folder of originals (`app.state.original_store`)."""
+    store: OriginalStore = _lazy(request, "original_store", lambda s: OriginalStore(s.data_dir / "originals"))
+    return store
+
+
+def open_registry_index(request: Request) -> MatchIndex:
+    """The matching index of registered images (`app.state.match_index`), also what `/v1/match/search` searches."""
+    index: MatchIndex = _lazy(request, "match_index", lambda s: MatchIndex.open(s.data_dir / "registry-index"))
+    return index
+
+
+def build_registration_service(request: Request) -> RegistrationService:
+    """The registration service for the chain the node serves, with its deployment and keys.
+
+    Raises:
+        HTTPException: 503 while the chain cannot be reached or has no deployment record.
+    """
+    settings: Settings = request.app.state.settings
+    node: ChainNode = request.app.state.node
+    try:
+        chain_id = node.chain_id()
+        deployment = load_deployment(settings.deployments_dir, chain_id)
+    except (ChainUnavailableError, DeploymentError) as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"registration is unavailable: {exc}") from exc
+    local = chain_id == LOCAL_CHAIN_ID
+    verifier = settings.verifier_key.get_secret_value() or (DEV_VERIFIER_KEY if local else "")
+    relayer = settings.relayer_key.get_secret_value() or (DEV_RELAYER_KEY if local else "")
+    database = get_database(request)
+    service = RegistrationService(
+        database, get_original_store(request), get_content_store(request), open_registry_index(request),
+        Web3Registrar(settings.rpc_url, deployment, timeout_s=settings.rpc_timeout_s),
+        verifier_key=verifier or None, relayer_key=relayer or None, sightings=StoredSightings(database),
+        attestation_ttl_s=settings.attestation_ttl_s,
+    )
+    service.refingerprint_stale()
+    return service
+
+
+def get_registration_service(request: Request) -> RegistrationService:
+    """The registration service (`app.state.registration_service`), built once the chain answers."""
+    with _lock:
+        service: RegistrationService | None = getattr(request.app.state, "registration_service", None)
+        if service is None:
+            service = build_registration_service(request)
+            request.app.state.registration_service = service
+        return service
+
+
+ContentStoreDep = Annotated[ContentStore, Depends(get_content_store)]
+OriginalStoreDep = Annotated[OriginalStore, Depends(get_original_store)]
+RegistryIndexDep = Annotated[MatchIndex, Depends(open_registry_index)]
+RegistrationServiceDep = Annotated[RegistrationService, Depends(get_registration_service)]
