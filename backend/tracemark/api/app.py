@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from tracemark import __version__
-from tracemark.api.routes import certificates, contracts, health, licences, settlements
+from tracemark.api.limits import RequestLimits
+from tracemark.api.routes import (
+    auth,
+    certificates,
+    contracts,
+    findings,
+    health,
+    licences,
+    match,
+    originals,
+    registrations,
+    review,
+    settlements,
+)
+from tracemark.api.routes import ipfs as ipfs_blocks
+from tracemark.api.routes import verify as verification
+from tracemark.api.security import current_session
+from tracemark.api.services import open_registry_index
 from tracemark.chain.node import ChainNode
 from tracemark.config import Settings, get_settings
 
@@ -34,4 +51,16 @@ def create_app(settings: Settings | None = None, node: ChainNode | None = None) 
     app.include_router(certificates.router)
     app.include_router(licences.router)
     app.include_router(settlements.router)
+    # Public verification (chain + IPFS) and the content store's blocks.
+    app.include_router(verification.router)
+    app.include_router(ipfs_blocks.router)
+    # Registration service (sign-in, originals, registrations, review) and matching behind a session.
+    app.add_middleware(RequestLimits, settings=settings)
+    app.include_router(auth.router)
+    app.include_router(originals.router)
+    app.include_router(registrations.router)
+    app.include_router(review.router)
+    app.include_router(match.router, dependencies=[Depends(current_session), Depends(open_registry_index)])
+    # Findings of the crawler (sightings by country and operator), behind a session.
+    app.include_router(findings.router)
     return app

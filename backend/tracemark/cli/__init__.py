@@ -5,9 +5,13 @@ from __future__ import annotations
 import click
 
 from tracemark import __version__
+from tracemark.cli.crawl import crawl
+from tracemark.cli.evidence import evidence
 from tracemark.cli.index import index
 from tracemark.cli.match import match
+from tracemark.cli.register import register
 from tracemark.cli.serve import run, serve
+from tracemark.cli.verify import verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,3 +24,7 @@ main.add_command(serve)
 main.add_command(run)
 main.add_command(index)
 main.add_command(match)
+main.add_command(verify)
+main.add_command(register)
+main.add_command(crawl)
+main.add_command(evidence)

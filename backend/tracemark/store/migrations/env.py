@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
-import tracemark.store.chain_models  # noqa: F401 - registers the tables on Base.metadata
+from tracemark.store import chain_models, registration_models, sighting_models  # noqa: F401 - register the tables
 from tracemark.store.base import Base
 
 # A fixed key for PostgreSQL's advisory lock that serialises migrations between processes.
