@@ -102,6 +102,16 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="Private key (hex) of the account that relays registrations when asked. "
         "Empty: anvil's account 0 on the local chain only; elsewhere relaying is off.",
     )
+    verifier_keystore: Path | None = Field(
+        default=None, description="Encrypted JSON keystore of the verifier key, used when `verifier_key` is empty "
+        "(password in `keystore_password_file`).",
+    )
+    relayer_keystore: Path | None = Field(
+        default=None, description="Encrypted JSON keystore of the relayer key, used when `relayer_key` is empty.",
+    )
+    keystore_password_file: Path | None = Field(
+        default=None, description="File whose first line is the password of the keystores.",
+    )
     attestation_ttl_s: int = Field(default=3600, ge=60, le=7 * 86400, description="Validity of an attestation.")
 
     # Public verification (tracemark.services.verification: POST /v1/verify and the /verify page).

@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from tracemark.api.deps import get_database
 from tracemark.chain.deployments import DeploymentError, load_deployment
+from tracemark.chain.keys import KeyUnavailableError, load_key
 from tracemark.chain.node import ChainNode, ChainUnavailableError
 from tracemark.config import Settings
 from tracemark.ipfs import ContentStore
@@ -70,8 +71,13 @@ def build_registration_service(request: Request) -> RegistrationService:
     except (ChainUnavailableError, DeploymentError) as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"registration is unavailable: {exc}") from exc
     local = chain_id == LOCAL_CHAIN_ID
-    verifier = settings.verifier_key.get_secret_value() or (DEV_VERIFIER_KEY if local else "")
-    relayer = settings.relayer_key.get_secret_value() or (DEV_RELAYER_KEY if local else "")
+    try:
+        verifier = load_key(settings.verifier_key.get_secret_value(), settings.verifier_keystore,
+                            settings.keystore_password_file) or (DEV_VERIFIER_KEY if local else "")
+        relayer = load_key(settings.relayer_key.get_secret_value(), settings.relayer_keystore,
+                           settings.keystore_password_file) or (DEV_RELAYER_KEY if local else "")
+    except KeyUnavailableError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"registration is unavailable: {exc}") from exc
     database = get_database(request)
     service = RegistrationService(
         database, get_original_store(request), get_content_store(request), open_registry_index(request),
