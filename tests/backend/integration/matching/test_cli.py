@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +10,6 @@ from click.testing import CliRunner
 
 from tracemark.cli import main
 from tracemark.matching.evaluation import jpeg_bytes, synthetic_scene
-
-CONTRACT = Path(__file__).resolve().parents[4].parent / "shared" / "checks" / "match_cli_contract.py"
 
 
 def _runner() -> CliRunner:
@@ -102,13 +97,3 @@ def test_id_needs_one_file(tmp_path: Path, files: dict[str, Path]) -> None:
 def test_search_on_missing_index_is_an_error(tmp_path: Path, files: dict[str, Path]) -> None:
     r = _runner().invoke(main, ["match", "search", "--index", str(tmp_path / "none"), "--json", str(files["a"])])
     assert r.exit_code != 0 and "no match index" in r.stderr
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(not CONTRACT.exists(), reason="the shared contract check is not next to the repository")
-def test_shared_contract_check() -> None:
-    exe = shutil.which("tracemark", path=str(Path(sys.executable).parent))
-    assert exe is not None
-    r = subprocess.run([sys.executable, str(CONTRACT), exe], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "contract ok" in r.stdout
