@@ -8,6 +8,7 @@ from tracemark import __version__
 from tracemark.api.limits import RequestLimits
 from tracemark.api.routes import (
     auth,
+    cases,
     certificates,
     contracts,
     findings,
@@ -63,4 +64,6 @@ def create_app(settings: Settings | None = None, node: ChainNode | None = None) 
     app.include_router(match.router, dependencies=[Depends(current_session), Depends(open_registry_index)])
     # Findings of the crawler (sightings by country and operator), behind a session.
     app.include_router(findings.router)
+    # Cases: the holder's review of findings, licence checks, claims and the caseworkers' review queue.
+    app.include_router(cases.router)
     return app

@@ -300,7 +300,7 @@ class Letter:
 
 
 class LetterStore(Protocol):
-    """Where letters are kept (the SQL store comes later: a `case_letters` table keyed by `key`)."""
+    """Where letters are kept (`tracemark.store.case_repository.SqlLetterStore`: `case_letters`, keyed by `key`)."""
 
     def get(self, key: str) -> Letter | None:
         """The letter kept under `key`."""

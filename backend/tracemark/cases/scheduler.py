@@ -50,7 +50,7 @@ class CaseNotFoundError(CaseError):
 
 
 class CaseRepository(Protocol):
-    """Where cases live (the SQL repository comes later; `InMemoryCaseRepository` for tests)."""
+    """Where cases live (`tracemark.store.case_repository.SqlCaseRepository`; `InMemoryCaseRepository` for tests)."""
 
     def get(self, case_id: str) -> Case:
         """The case with this id; raises `CaseNotFoundError`."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tracemark import __version__
+from tracemark.cli.cases import cases
 from tracemark.cli.crawl import crawl
 from tracemark.cli.evidence import evidence
 from tracemark.cli.index import index
@@ -28,3 +29,4 @@ main.add_command(verify)
 main.add_command(register)
 main.add_command(crawl)
 main.add_command(evidence)
+main.add_command(cases)

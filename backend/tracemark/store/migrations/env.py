@@ -12,7 +12,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
-from tracemark.store import chain_models, registration_models, sighting_models  # noqa: F401 - register the tables
+from tracemark.store import (  # noqa: F401 - register the tables
+    case_models,
+    chain_models,
+    registration_models,
+    sighting_models,
+)
 from tracemark.store.base import Base
 
 # A fixed key for PostgreSQL's advisory lock that serialises migrations between processes.
