@@ -113,6 +113,20 @@ class Settings(BaseSettings):
         default=None, description="File whose first line is the password of the keystores.",
     )
     attestation_ttl_s: int = Field(default=3600, ge=60, le=7 * 86400, description="Validity of an attestation.")
+    settlement_key: SecretStr = Field(
+        default=SecretStr(""), description="Private key (hex) that signs settlement quotes of cases. Empty: the "
+        "development key of anvil's account 2, on the local chain (31337) only.",
+    )
+    settlement_keystore: Path | None = Field(
+        default=None, description="Encrypted JSON keystore of the settlement key, used when `settlement_key` is "
+        "empty (password in `keystore_password_file`).",
+    )
+    portal_per_minute: int = Field(
+        default=60, ge=1, description="Clearing portal requests per minute per client address (case links)."
+    )
+    settlement_quote_ttl_s: int = Field(
+        default=1800, ge=60, le=86400, description="Validity of a settlement quote (its on-chain deadline)."
+    )
 
     # Public verification (tracemark.services.verification: POST /v1/verify and the /verify page).
     verify_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, description="Largest image to verify, in bytes.")

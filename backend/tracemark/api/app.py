@@ -21,6 +21,7 @@ from tracemark.api.routes import (
     settlements,
 )
 from tracemark.api.routes import ipfs as ipfs_blocks
+from tracemark.api.routes import portal as clearing_portal
 from tracemark.api.routes import verify as verification
 from tracemark.api.security import current_session
 from tracemark.api.services import open_registry_index
@@ -66,4 +67,6 @@ def create_app(settings: Settings | None = None, node: ChainNode | None = None) 
     app.include_router(findings.router)
     # Cases: the holder's review of findings, licence checks, claims and the caseworkers' review queue.
     app.include_router(cases.router)
+    # The clearing portal: the recipient's pages of a case behind its unguessable link (HTML, no session).
+    app.include_router(clearing_portal.router)
     return app

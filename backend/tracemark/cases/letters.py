@@ -121,6 +121,7 @@ GREETING_ANONYMOUS = N_("Dear Sir or Madam,")
 IMAGE_LINE = N_("Image: {image_url}")
 PAGE_LINE = N_("Page: {page_url}")
 FIRST_SEEN_LINE = N_("First seen: {first_seen}")
+CASE_REFERENCE = N_("Case reference: {case_id}")
 OFFER_LINE = N_("You can buy a licence for this use now, for {amount} CPY.")
 CLAIM_LINE = N_("Amount claimed: {amount} CPY")
 WORKING_HEADING = N_("How the amount is calculated:")
@@ -147,8 +148,8 @@ _NUMERIC_PARAMS = frozenset({"price", "multiple", "percent", "per"})
 def message_ids() -> list[str]:
     """Every message id of the letters (without the vocabulary), for the catalogs and their completeness test."""
     ids = [*SUBJECTS.values(), *INTROS.values(), GREETING, GREETING_ANONYMOUS, IMAGE_LINE, PAGE_LINE,
-           FIRST_SEEN_LINE, OFFER_LINE, CLAIM_LINE, WORKING_HEADING, RESPOND_BY, CASE_LINK_ONLY, PORTAL_OFFER,
-           PORTAL_SETTLE, CLOSING, SIGNATURE]
+           FIRST_SEEN_LINE, CASE_REFERENCE, OFFER_LINE, CLAIM_LINE, WORKING_HEADING, RESPOND_BY, CASE_LINK_ONLY,
+           PORTAL_OFFER, PORTAL_SETTLE, CLOSING, SIGNATURE]
     for what, why in LINE_TEXT.values():
         ids += [what, why]
     return list(dict.fromkeys(ids))
@@ -235,6 +236,31 @@ def _line_text(text: _Text, code: str, params: Mapping[str, str]) -> tuple[str, 
     return text(what), text(why, **localised)
 
 
+def working_lines(breakdown: Breakdown, language: str) -> list[str]:
+    """The working of an amount, one line per step, in `language` (as in the letters and the portal)."""
+    t = _Text(language)
+    out: list[str] = []
+    for line in breakdown.lines:
+        what, why = _line_text(t, line.code, dict(line.params))
+        if line.is_subtotal:
+            out.append(f"= {what} ({why}): {t.amount(line.running)} CPY")
+        else:
+            sign = "-" if line.amount < 0 else "+"
+            factor = f" (x {t.number(line.factor)})" if line.factor else ""
+            out.append(f"{sign} {what}: {why}{factor}: {t.amount(abs(line.amount))} CPY")
+    return out
+
+
+def translate(language: str, message: str, **params: str) -> str:
+    """`message` (an English message id of the letters' catalogs) in `language`, with its placeholders filled."""
+    return _Text(language)(message, **params)
+
+
+def format_amount(value: int, language: str) -> str:
+    """An amount in the smallest CPY unit, as CPY in `language`'s number format."""
+    return _Text(language).amount(value)
+
+
 def render_letter(
     kind: LetterKind, case: Case, context: LetterContext, language: str, *, respond_by: datetime | None,
 ) -> RenderedLetter:
@@ -260,19 +286,12 @@ def render_letter(
     lines += [t(INTROS[kind], offer_date=t.date(offer_date) if offer_date else ""), ""]
     first_seen = context.first_seen or case.events[0].at
     lines += [t(IMAGE_LINE, image_url=case.image_url), t(PAGE_LINE, page_url=case.page_url),
-              t(FIRST_SEEN_LINE, first_seen=t.date(first_seen)), ""]
+              t(FIRST_SEEN_LINE, first_seen=t.date(first_seen)), t(CASE_REFERENCE, case_id=case.case_id), ""]
     if context.offer_price is not None:
         lines += [t(OFFER_LINE, amount=t.amount(context.offer_price)), ""]
     if context.breakdown is not None:
         lines += [t(CLAIM_LINE, amount=t.amount(context.breakdown.total)), "", t(WORKING_HEADING)]
-        for line in context.breakdown.lines:
-            what, why = _line_text(t, line.code, dict(line.params))
-            if line.is_subtotal:
-                lines.append(f"  = {what} ({why}): {t.amount(line.running)} CPY")
-            else:
-                sign = "-" if line.amount < 0 else "+"
-                factor = f" (x {t.number(line.factor)})" if line.factor else ""
-                lines.append(f"  {sign} {what}: {why}{factor}: {t.amount(abs(line.amount))} CPY")
+        lines += [f"  {x}" for x in working_lines(context.breakdown, language)]
         lines.append("")
     lines.append(t(RESPOND_BY, date=t.date(respond_by)) if respond_by else t(CASE_LINK_ONLY))
     lines += [context.case_link, t(PORTAL_OFFER if kind in POST_LICENCE_LETTERS else PORTAL_SETTLE), ""]

@@ -59,8 +59,10 @@ def scheduler(once: bool, interval: float, worker: str | None, chain_id: int | N
     log = logging.getLogger("tracemark.cases.scheduler")
     try:
         while True:
+            settled = service.close_settled()  # confirmed ClaimSettled first: a paid case gets no further letter
             report = service.scheduler(worker=name).run_once()
             summary = {
+                "settled": settled,
                 "applied": [{"case": d.case_id, "to": d.to_state.value} for d in report.applied],
                 "ended_by_licence": report.ended_by_licence,
                 "skipped": [{"key": k, "why": w} for k, w in report.skipped],
@@ -69,7 +71,7 @@ def scheduler(once: bool, interval: float, worker: str | None, chain_id: int | N
             if once:
                 click.echo(json.dumps(summary, indent=2))
                 return
-            if report.applied or report.failed:
+            if settled or report.applied or report.failed:
                 log.info("scheduler run: %s", json.dumps(summary))
             time.sleep(interval)
     finally:

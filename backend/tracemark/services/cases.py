@@ -17,13 +17,20 @@ another holder is `CaseNotFoundError` (the API answers 404, so nobody learns tha
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
 
 from tracemark.cases.clock import Clock
 from tracemark.cases.compensation import (
@@ -47,9 +54,10 @@ from tracemark.cases.licence_check import (
     UseFacts,
     check_licence,
 )
-from tracemark.cases.scheduler import DeadlineScheduler
-from tracemark.cases.split import Split, SplitPolicy, split
+from tracemark.cases.scheduler import ConcurrencyError, DeadlineScheduler
+from tracemark.cases.split import Handler, Split, SplitPolicy, split
 from tracemark.cases.workflow import (
+    ESCALATION,
     Actor,
     Case,
     CaseError,
@@ -58,19 +66,33 @@ from tracemark.cases.workflow import (
     Standing,
     TransitionError,
     open_case,
+    record_answer,
     record_licence_check,
     submit_claim,
     transition,
 )
+from tracemark.chain.eip712 import MARKET_DOMAIN, Domain, SettlementQuote, sign, typed_data
+from tracemark.chain.keys import load_key
 from tracemark.config import Settings
 from tracemark.store import Database
 from tracemark.store import case_repository as cases_repo
 from tracemark.store.case_repository import SqlActionLedger, SqlCaseRepository, SqlLetterStore
 from tracemark.store.chain_repository import ChainState, ReadPoint
-from tracemark.store.sighting_models import SightingRecord, SiteRecord
+from tracemark.store.sighting_models import SightingEvidence, SightingRecord, SiteRecord
 
 PERPETUAL = datetime(9999, 12, 31, tzinfo=UTC)
 REVIEW_QUEUE = (CaseState.CLAIM_SUBMITTED, CaseState.IN_REVIEW)
+#: Stages in which a post-licence is offered (at the offer price); later stages settle the damages.
+OFFER_STAGES = (CaseState.OFFER, CaseState.REMINDER)
+DAMAGES_STAGES = (CaseState.DAMAGES, CaseState.LAWYER_WARNING, CaseState.COURT)
+LOCAL_CHAIN_ID = 31337
+#: Key of anvil's test account 2, which scripts/deploy.py makes the settlement signer on a dev chain.
+DEV_SETTLEMENT_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+#: The licence kind a settlement grants (the market's standard licence) and its term when no offer names one.
+SETTLEMENT_KIND = 1
+SETTLEMENT_LICENCE_S = 365 * 86_400
+#: A portal token: 32 random bytes, URL-safe base64 without padding (43 characters).
+PORTAL_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class CaseNotFoundError(CaseError):
@@ -79,6 +101,102 @@ class CaseNotFoundError(CaseError):
 
 class ChainNotIndexedError(CaseError):
     """The chain has not been indexed: no standing or licence can be checked."""
+
+
+class SettlementUnavailableError(CaseError):
+    """No settlement signer key or no market is configured: quotes cannot be issued."""
+
+
+class NotPayableError(CaseError):
+    """The case is in no stage that can be settled (not yet sent, or ended)."""
+
+
+def chain_case_id(case_id: str) -> bytes:
+    """The bytes32 a case is known by on chain (`SettlementQuote.caseId`, `ClaimSettled.caseId`): a domain-separated
+    SHA-256 of the case id, so the same case always maps to the same word and cases never collide."""
+    return hashlib.sha256(b"tracemark/case/v1\x00" + case_id.encode()).digest()
+
+
+@dataclass(frozen=True)
+class SettlementOffer:
+    """A signed settlement quote for the payer's wallet: the quote, its signature, the EIP-712 document the wallet
+    shows and signs nothing of (the platform signed it), and the contract call that pays it."""
+
+    case_id: str
+    quote: SettlementQuote
+    signature: bytes
+    typed_data: dict[str, Any]
+    market: str
+    stage: CaseState
+    split: Split
+
+    def call(self) -> dict[str, Any]:
+        """`LicenseMarket.settleClaim(quote, signature)` as plain data (the payer approves `amount` CPY first)."""
+        return {"contract": self.market, "function": "settleClaim",
+                "args": [typed_data_message(self.typed_data), "0x" + self.signature.hex()]}
+
+
+def typed_data_message(document: dict[str, Any]) -> dict[str, Any]:
+    """The message part of an EIP-712 document."""
+    message: dict[str, Any] = document["message"]
+    return message
+
+
+@dataclass(frozen=True)
+class Payout:
+    """A confirmed settlement of a case on chain (`ClaimSettled`), as the indexer recorded it."""
+
+    case_id: str
+    tx_hash: str
+    payer: str
+    holder: str
+    holder_amount: int
+    treasury: str
+    platform_amount: int
+
+
+class AnswerKind(StrEnum):
+    """What the recipient says through the portal."""
+
+    DISPUTE = "dispute"
+    LICENCE = "licence"
+    MESSAGE = "message"
+
+
+MAX_STATEMENT = 5000
+MAX_DOCUMENT = 5 * 1024 * 1024
+#: Documents the recipient may upload (a licence it holds), recognised by their first bytes, never by their name.
+DOCUMENT_TYPES = ((b"%PDF-", "application/pdf", "pdf"), (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+                  (b"\x89PNG\r\n\x1a\n", "image/png", "png"))
+
+
+class DocumentRefusedError(ValueError):
+    """An uploaded document that is empty, too large, or not a PDF, JPEG or PNG."""
+
+
+def document_type(data: bytes) -> tuple[str, str]:
+    """(media type, extension) of an uploaded document.
+
+    Raises:
+        DocumentRefusedError: empty, over 5 MiB, or not a PDF, JPEG or PNG.
+    """
+    if not data or len(data) > MAX_DOCUMENT:
+        raise DocumentRefusedError(f"a document of 1 byte to {MAX_DOCUMENT} bytes is needed")
+    for magic, media, ext in DOCUMENT_TYPES:
+        if data.startswith(magic):
+            return media, ext
+    raise DocumentRefusedError("only PDF, JPEG and PNG documents are accepted")
+
+
+@dataclass(frozen=True)
+class EvidenceEntry:
+    """A WARC record of the found copy: which file, which record, the digest of its body."""
+
+    kind: str
+    warc: str
+    record_id: str
+    sha256: str
+    seen_at: datetime
 
 
 class Verdict(StrEnum):
@@ -154,14 +272,19 @@ class CasesService:
         split_policy: The fee split.
         transport: Delivers letters (`tracemark.mail.SmtpMailer`); None: the scheduler sends nothing.
         portal_url: The base of the case links in letters.
+        settlement_key: Signs settlement quotes (None: no quotes).
+        market_address: The LicenseMarket the quotes are for (None: no quotes).
+        quote_ttl: How long a quote is valid (its deadline).
         matrix_version: The compensation matrix (None: the newest).
     """
 
     def __init__(self, database: Database, chain_id: int, clock: Clock, *, policy: DeadlinePolicy | None = None,
                  split_policy: SplitPolicy | None = None, transport: LetterTransport | None = None,
                  portal_url: str = "http://127.0.0.1:8000", matrix_version: str | None = None,
-                 message_domain: str = "tracemark.invalid") -> None:
+                 message_domain: str = "tracemark.invalid", settlement_key: str | None = None,
+                 market_address: str | None = None, quote_ttl: timedelta = timedelta(minutes=30)) -> None:
         self.database, self.chain_id, self.clock = database, chain_id, clock
+        self.settlement_key, self.market_address, self.quote_ttl = settlement_key, market_address, quote_ttl
         self.policy = policy or DeadlinePolicy()
         self.split_policy = split_policy or SplitPolicy()
         self.transport, self.portal_url = transport, portal_url.rstrip("/")
@@ -173,14 +296,26 @@ class CasesService:
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database, chain_id: int, clock: Clock,
-                      transport: LetterTransport | None = None) -> CasesService:
-        """The service as the settings configure it."""
+                      transport: LetterTransport | None = None, market_address: str | None = None) -> CasesService:
+        """The service as the settings configure it; with `market_address` (the deployment's LicenseMarket) it signs
+        settlement quotes with the settlement key (the dev key on the local chain only).
+
+        Raises:
+            KeyUnavailableError: a settlement keystore is configured but cannot be read.
+        """
+        key = ""
+        if market_address is not None:
+            key = load_key(settings.settlement_key.get_secret_value(), settings.settlement_keystore,
+                           settings.keystore_password_file) or (
+                DEV_SETTLEMENT_KEY if chain_id == LOCAL_CHAIN_ID else "")
         policy = DeadlinePolicy.from_days(settings.case_reminder_days, settings.case_damages_days,
                                           settings.case_lawyer_days, settings.case_court_days)
         split_policy = SplitPolicy(settings.case_holder_share_bps, settings.case_external_abroad_holder_share_bps,
                                    settings.case_home_country)
         return cls(database, chain_id, clock, policy=policy, split_policy=split_policy, transport=transport,
-                   portal_url=settings.public_url, matrix_version=settings.compensation_matrix_version or None)
+                   portal_url=settings.public_url, matrix_version=settings.compensation_matrix_version or None,
+                   settlement_key=key or None, market_address=market_address,
+                   quote_ttl=timedelta(seconds=settings.settlement_quote_ttl_s))
 
     # --- reads of the store and the indexed chain -------------------------------------------------------------
 
@@ -434,7 +569,7 @@ class CasesService:
         damages = kind not in (LetterKind.OFFER, LetterKind.REMINDER)
         offer_price = preview.offer_price if preview.offer_price is not None else preview.breakdown.total
         return LetterContext(
-            recipient_email=str(email or ""), case_link=f"{self.portal_url}/cases/{case.case_id}",
+            recipient_email=str(email or ""), case_link=self.issue_portal_link(case.case_id),
             holder_name=case.holder, recipient_name=facts.operator.get("name"),
             offer_price=None if damages else offer_price, breakdown=preview.breakdown if damages else None,
             first_seen=facts.first_seen)
@@ -451,3 +586,177 @@ class CasesService:
                                       message_domain=self.message_domain)
         return DeadlineScheduler(self.cases, self.ledger, self.clock, self.policy, effect=effect, gate=self.gate,
                                  worker=worker, lease=lease)
+
+    # --- settlement ---------------------------------------------------------------------------------------------------
+
+    def settlement_amount(self, case: Case) -> tuple[int, int]:
+        """(amount, licence duration in seconds) a case settles for now: the post-licence offer price while an offer
+        stage is open (the compensation total when the holder has no live offer), the damages from the damages stage on.
+
+        Raises:
+            NotPayableError: the case is in no payable stage.
+        """
+        if case.state not in (*OFFER_STAGES, *DAMAGES_STAGES):
+            raise NotPayableError(f"case {case.case_id} is {case.state.value}: nothing to settle")
+        stored = cases_repo.claimed_use(self.database, case.case_id)
+        preview = self._preview(case, ClaimedUse.from_dict(stored) if stored else ClaimedUse())
+        if case.state in OFFER_STAGES and preview.offer_price is not None:
+            return preview.offer_price, SETTLEMENT_LICENCE_S
+        return preview.breakdown.total, SETTLEMENT_LICENCE_S
+
+    def settlement_terms(self, case: Case) -> tuple[int, Breakdown] | None:
+        """(amount, compensation working) the case can be settled for now, or None (not payable, or settled)."""
+        if case.state not in (*OFFER_STAGES, *DAMAGES_STAGES) or self.payout(case.case_id) is not None:
+            return None
+        amount, _duration = self.settlement_amount(case)
+        stored = cases_repo.claimed_use(self.database, case.case_id)
+        return amount, self._preview(case, ClaimedUse.from_dict(stored) if stored else ClaimedUse()).breakdown
+
+    def quote(self, case_id: str, payer: str, *, handler: Handler = Handler.PLATFORM,
+              handler_country: str | None = None) -> SettlementOffer:
+        """A settlement quote for a payable case, signed by the settlement signer, for `payer`'s wallet.
+
+        The quote binds the case (its bytes32 id), the certificate, the payer, the amount, the holder's share (70 %,
+        or 50 % with a lawyer or collection agency abroad), the licence granted and a short deadline; the contract
+        refuses it changed in any field, after its deadline, from another sender, or once the case is settled.
+
+        Raises:
+            CaseNotFoundError: no such case.
+            NotPayableError: the case is in no payable stage, or has been settled on chain already.
+            SettlementUnavailableError: no signer key or market configured.
+            ValueError: the payer is not an address.
+        """
+        if not self.settlement_key or not self.market_address:
+            raise SettlementUnavailableError("no settlement signer or market is configured")
+        case = self.any_case(case_id)
+        if not (isinstance(payer, str) and len(payer) == 42 and payer.startswith("0x")):
+            raise ValueError(f"not an address: {payer!r}")
+        int(payer, 16)
+        if self.payout(case_id) is not None:
+            raise NotPayableError(f"case {case_id} has been settled on chain")
+        amount, duration = self.settlement_amount(case)
+        if amount <= 0:
+            raise NotPayableError(f"case {case_id} has nothing to pay")
+        share = self.split_policy.holder_share_bps(handler, handler_country)
+        deadline = int((self.clock.now() + self.quote_ttl).timestamp())
+        message = SettlementQuote(caseId=chain_case_id(case_id), certificateId=case.certificate_id, payer=payer,
+                                  amount=amount, holderShareBps=share, kind=SETTLEMENT_KIND,
+                                  licenceDuration=duration, deadline=deadline)
+        domain = Domain(*MARKET_DOMAIN, chain_id=self.chain_id, verifying_contract=self.market_address)
+        signature = sign(message, domain, self.settlement_key).signature
+        return SettlementOffer(case_id, message, signature, typed_data(message, domain), self.market_address,
+                               case.state, split(amount, share))
+
+    def payout(self, case_id: str) -> Payout | None:
+        """The confirmed on-chain settlement of a case (indexer, confirmed block), or None."""
+        key = "0x" + chain_case_id(case_id).hex()
+        with self.database.read() as session:
+            chain = ChainState(session, self.chain_id)
+            point = chain.read_point()
+            if point is None:
+                return None
+            rows = chain.settlements(point, case=key, limit=1)
+            if not rows:
+                return None
+            row = rows[0]
+            return Payout(case_id, row.tx_hash, row.payer, row.holder, int(row.holder_amount, 16), row.treasury,
+                          int(row.platform_amount, 16))
+
+    def close_settled(self) -> list[str]:
+        """Closes as settled every open case in a payable stage whose `ClaimSettled` the indexer has confirmed,
+        recording the payouts in the transition's reason (run by `tracemark cases scheduler`).
+
+        Returns:
+            The ids of the cases closed by this call (a case closed already, or by a concurrent run, is not listed).
+        """
+        closed: list[str] = []
+        for case in self.cases.in_states(ESCALATION):
+            paid = self.payout(case.case_id)
+            if paid is None:
+                continue
+            reason = (f"settled on chain in {paid.tx_hash} by {paid.payer}: holder {paid.holder} received "
+                      f"{paid.holder_amount}, treasury {paid.treasury} received {paid.platform_amount} "
+                      "(smallest CPY units)")
+            moved = transition(case, CaseState.SETTLED, actor=Actor(Role.SYSTEM, "indexer"), at=self.clock.now(),
+                               reason=reason)
+            try:
+                self.cases.save(moved, case.version)
+            except ConcurrencyError:
+                continue
+            closed.append(case.case_id)
+        return closed
+
+    # --- the clearing portal's case links -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _token_hash(token: str) -> str:
+        return hashlib.sha256(b"tracemark/portal/v1\x00" + token.encode()).hexdigest()
+
+    def issue_portal_link(self, case_id: str) -> str:
+        """A new unguessable link to a case in the clearing portal (32 random bytes); only its hash is stored, so the
+        link exists only where it was sent. A case may have several links (one per letter), all opening it.
+
+        Raises:
+            CaseNotFoundError: no such case.
+        """
+        self.any_case(case_id)
+        token = secrets.token_urlsafe(32)
+        cases_repo.add_portal_link(self.database, case_id, self._token_hash(token), self.clock.now())
+        return f"{self.portal_url}/c/{token}"
+
+    def case_for_portal_token(self, token: str) -> Case:
+        """The case a portal token opens. Every refusal is the same `CaseNotFoundError`, whether the token is
+        malformed, guessed, or of a case that no longer exists; a well-formed token costs the same lookup either way.
+
+        Raises:
+            CaseNotFoundError: the token opens no case.
+        """
+        well_formed = PORTAL_TOKEN.fullmatch(token) is not None
+        digest = self._token_hash(token if well_formed else "-" * 43)
+        case_id = cases_repo.case_of_portal_link(self.database, digest)
+        case = self.cases.find(case_id) if case_id is not None and well_formed else None
+        if case is None or not hmac.compare_digest(digest, self._token_hash(token)):
+            raise CaseNotFoundError("no such case")
+        return case
+
+    def answer(self, case: Case, kind: AnswerKind, statement: str, document: bytes | None = None,
+               documents_dir: Path | None = None) -> Case:
+        """The recipient's answer through the portal (a dispute, a licence it says it holds, a message): recorded in
+        the history for both parties; the case waits for a caseworker (its deadlines hold).
+
+        Raises:
+            ValueError: an empty statement or one over 5000 characters.
+            DocumentRefusedError: the document is empty, over 5 MiB, or not a PDF, JPEG or PNG (kept in
+                `documents_dir/<case>/<sha256>.<ext>` for the caseworker otherwise).
+            TransitionError: no letter has been sent yet, or the case has ended.
+        """
+        text = statement.strip()
+        if not 0 < len(text) <= MAX_STATEMENT:
+            raise ValueError(f"a statement of 1 to {MAX_STATEMENT} characters is needed")
+        reason = f"{kind.value}: {text}"
+        if document:
+            media, ext = document_type(document)
+            if documents_dir is None:
+                raise DocumentRefusedError("documents cannot be kept here")
+            digest = hashlib.sha256(document).hexdigest()
+            folder = documents_dir / case.case_id
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{digest}.{ext}").write_bytes(document)
+            reason += f" [document {media}, {len(document)} bytes, sha256 {digest}]"
+        answered = record_answer(case, actor=Actor(Role.RECIPIENT, "recipient"), at=self.clock.now(),
+                                 reason=reason)
+        self.cases.save(answered, case.version)
+        return answered
+
+    def match_and_evidence(self, case: Case) -> tuple[dict[str, Any], list[EvidenceEntry]]:
+        """The sighting's match report (score, edits) and its WARC evidence records, for the portal."""
+        sighting_id = cases_repo.sighting_of(self.database, case.case_id)
+        if sighting_id is None:
+            return {}, []
+        with self.database.read() as session:
+            row = session.get(SightingRecord, sighting_id)
+            report = json.loads(row.match_report) if row is not None and row.match_report else {}
+            records = session.scalars(select(SightingEvidence).where(SightingEvidence.sighting_id == sighting_id)
+                                      .order_by(SightingEvidence.seen_at, SightingEvidence.id)).all()
+            evidence = [EvidenceEntry(r.kind, r.warc, r.record_id, r.sha256, r.seen_at) for r in records]
+        return (report if isinstance(report, dict) else {}), evidence

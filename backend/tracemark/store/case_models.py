@@ -12,6 +12,8 @@ UTC (`UtcDateTime`), JSON columns canonical JSON text.
   lease; `done_at` set once the action is complete (see `tracemark.cases.scheduler`).
 - `holder_whitelist`: domains a holder allows to use its images (and their subdomains): no case goes there.
 - `case_letters`: every letter written for a case, under the key of the action that wrote it, and when it was sent.
+- `case_portal_links`: the clearing portal's case links, by the SHA-256 of their random token (the token itself is
+  only in the letter): a stolen table opens no case.
 """
 
 from __future__ import annotations
@@ -122,3 +124,13 @@ class WhitelistEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (PrimaryKeyConstraint("holder", "domain", name="pk_holder_whitelist"),)
+
+
+class CasePortalLink(Base):
+    """A case link of the clearing portal, known by the SHA-256 (hex) of its random token."""
+
+    __tablename__ = "case_portal_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

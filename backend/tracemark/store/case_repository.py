@@ -29,6 +29,7 @@ from tracemark.store.case_models import (
     CaseActionRecord,
     CaseEventRecord,
     CaseLetterRecord,
+    CasePortalLink,
     CaseRecord,
     WhitelistEntry,
 )
@@ -337,3 +338,16 @@ def sighting_of(database: Database, case_id: str) -> int | None:
     """The sighting a case was opened from."""
     with database.read() as session:
         return session.scalar(select(CaseRecord.sighting_id).where(CaseRecord.id == case_id))
+
+
+def add_portal_link(database: Database, case_id: str, token_hash: str, at: datetime) -> None:
+    """Keeps a portal link of a case by its token's hash."""
+    with database.write() as session:
+        session.add(CasePortalLink(token_hash=token_hash, case_id=case_id, created_at=at))
+
+
+def case_of_portal_link(database: Database, token_hash: str) -> str | None:
+    """The case a portal link's token hash opens, or None."""
+    with database.read() as session:
+        row = session.get(CasePortalLink, token_hash)
+        return row.case_id if row is not None else None

@@ -5,6 +5,7 @@ case; another holder sees nothing."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -123,7 +124,8 @@ def test_sighting_to_court_each_letter_once_across_restarts(world: World) -> Non
     assert world.service().scheduler().run_once().applied == []
     inbox = world.smtp.inbox.messages
     assert len(inbox) == 1 and inbox[0].rcpt_tos == [OPERATOR_MAIL]
-    assert f"https://tracemark.example/portal/cases/{case.case_id}" in inbox[0].message.get_content()
+    link = re.search(r"https://tracemark\.example/portal/c/[A-Za-z0-9_-]{43}", inbox[0].message.get_content())
+    assert link is not None and case.case_id not in link.group(0)  # an unguessable link, not the case id
 
     for stage, wait in ((CaseState.REMINDER, 14), (CaseState.DAMAGES, 10), (CaseState.LAWYER_WARNING, 7),
                         (CaseState.COURT, 21)):

@@ -45,7 +45,7 @@ def test_the_migrations_have_a_single_head() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     script = ScriptDirectory.from_config(config)
-    assert script.get_heads() == ["0004_cases"]
+    assert script.get_heads() == ["0005_case_portal_links"]
     assert script.get_revision("0004_cases").down_revision == "0003_sightings"
 
 
