@@ -69,6 +69,19 @@ class PhotometricResult:
     passed: bool
 
 
+def _warp(query_grey: NDArray[np.uint8], canvas_to_query: NDArray[np.float64], size: tuple[int, int],
+          flags: int) -> tuple[NDArray[np.float32], NDArray[np.uint8]]:
+    """The query brought onto the reference's canvas, and the mask of canvas pixels the query covers."""
+    warped = cv2.warpPerspective(
+        query_grey, canvas_to_query, size, flags=flags | cv2.WARP_INVERSE_MAP, borderValue=0
+    ).astype(np.float32)
+    mask = cv2.warpPerspective(
+        np.full(query_grey.shape, 255, np.uint8), canvas_to_query, size,
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0,
+    )
+    return warped, mask
+
+
 def _bandpass(img: NDArray[np.float32]) -> NDArray[np.float32]:
     out: NDArray[np.float32] = cv2.GaussianBlur(img, (0, 0), 0.8) - cv2.GaussianBlur(img, (0, 0), 3.0)
     return out
@@ -108,16 +121,7 @@ def compare(
     canvas_to_work = np.diag([1.0 / (c * thumb_per_work), 1.0 / (c * thumb_per_work), 1.0])
     canvas_to_query = model @ canvas_to_work
     flags = cv2.INTER_AREA if c >= 1.0 and query_per_thumb > 1.5 else cv2.INTER_LINEAR
-    warped = cv2.warpPerspective(
-        query_grey, canvas_to_query, (cw, ch), flags=flags | cv2.WARP_INVERSE_MAP, borderValue=0
-    ).astype(np.float32)
-    mask = cv2.warpPerspective(
-        np.full(query_grey.shape, 255, np.uint8),
-        canvas_to_query,
-        (cw, ch),
-        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-        borderValue=0,
-    )
+    warped, mask = _warp(query_grey, canvas_to_query, (cw, ch), flags)
     ref = ref_thumb if c >= 1.0 else cv2.resize(ref_thumb, (cw, ch), interpolation=cv2.INTER_AREA)
     ref_f = ref.astype(np.float32)
     bp_r = _bandpass(ref_f)
@@ -128,16 +132,7 @@ def compare(
     if refined is None:
         return result
     canvas_to_query = canvas_to_query @ refined
-    warped = cv2.warpPerspective(
-        query_grey, canvas_to_query, (cw, ch), flags=flags | cv2.WARP_INVERSE_MAP, borderValue=0
-    ).astype(np.float32)
-    mask = cv2.warpPerspective(
-        np.full(query_grey.shape, 255, np.uint8),
-        canvas_to_query,
-        (cw, ch),
-        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-        borderValue=0,
-    )
+    warped, mask = _warp(query_grey, canvas_to_query, (cw, ch), flags)
     second = _blocks(ref_f, bp_r, warped, mask, query_rgb, canvas_to_query, (cw, ch))
     return second if second.agreement - second.parallax > result.agreement - result.parallax else result
 

@@ -183,19 +183,8 @@ class EventDecoder:
             return self.decode(log)
         except UnknownLogError:
             address = log["address"].lower()
-            return ChainLog(
-                block_number=int(log["blockNumber"], 16),
-                block_hash=log["blockHash"],
-                tx_hash=log["transactionHash"],
-                tx_index=int(log["transactionIndex"], 16),
-                log_index=int(log["logIndex"], 16),
-                address=address,
-                contract=self._names.get(address, "unknown"),
-                name="UnknownLog",
-                args={},
-                topics=b"".join(bytes.fromhex(t[2:]) for t in log["topics"]),
-                data=bytes.fromhex(log["data"][2:]),
-            )
+            topics = b"".join(bytes.fromhex(t[2:]) for t in log["topics"])
+            return _chain_log(log, address, self._names.get(address, "unknown"), "UnknownLog", {}, topics)
 
     def decode_stored(self, address: str, name: str, topics: bytes, data: bytes) -> dict[str, ArgValue]:
         """Decodes the arguments of an event as the store keeps it (`chain_events`).
@@ -228,16 +217,23 @@ class EventDecoder:
                 args = decoder.decode(topics, log["data"])
             except (ValueError, IndexError) as exc:
                 raise UnknownLogError(f"malformed {decoder.contract}.{decoder.name} log: {exc}") from exc
-        return ChainLog(
-            block_number=int(log["blockNumber"], 16),
-            block_hash=log["blockHash"],
-            tx_hash=log["transactionHash"],
-            tx_index=int(log["transactionIndex"], 16),
-            log_index=int(log["logIndex"], 16),
-            address=address,
-            contract=decoder.contract,
-            name=decoder.name,
-            args=args,
-            topics=bytes.fromhex("".join(t[2:] for t in topics[1:])),
-            data=bytes.fromhex(log["data"][2:]),
-        )
+        indexed = bytes.fromhex("".join(t[2:] for t in topics[1:]))
+        return _chain_log(log, address, decoder.contract, decoder.name, args, indexed)
+
+
+def _chain_log(log: RawLog, address: str, contract: str, name: str, args: Mapping[str, ArgValue],
+               topics: bytes) -> ChainLog:
+    """A `ChainLog` of a raw log: its place in the chain from the log, the rest as decoded."""
+    return ChainLog(
+        block_number=int(log["blockNumber"], 16),
+        block_hash=log["blockHash"],
+        tx_hash=log["transactionHash"],
+        tx_index=int(log["transactionIndex"], 16),
+        log_index=int(log["logIndex"], 16),
+        address=address,
+        contract=contract,
+        name=name,
+        args=args,
+        topics=topics,
+        data=bytes.fromhex(log["data"][2:]),
+    )
