@@ -184,14 +184,32 @@ class Database:
 
     def downgrade(self, revision: str) -> None:
         """Takes the schema back to `revision` (e.g. `base`); for tests and operators."""
-        with self.engine.connect().execution_options(**{_WRITE: True}) as connection:
-            config = self._alembic_config(connection)
-            command.downgrade(config, revision)
+        with self._migration_connection() as connection:
+            command.downgrade(self._alembic_config(connection), revision)
         self._migrated = False
 
     def _run_alembic(self, revision: str) -> None:
-        with self.engine.connect().execution_options(**{_WRITE: True}) as connection:
+        with self._migration_connection() as connection:
             command.upgrade(self._alembic_config(connection), revision)
+
+    @contextmanager
+    def _migration_connection(self) -> Iterator[Connection]:
+        """A connection for migrations. On SQLite its foreign keys are off while they run: batch mode changes a table
+        by copying it and dropping the old one, and with foreign keys on, that drop would delete (cascade) or refuse
+        the rows of every table that refers to it. `migrations/env.py` runs `PRAGMA foreign_key_check` before the
+        migration commits, so nothing dangling is left behind."""
+        with self.engine.connect().execution_options(**{_WRITE: True}) as connection:
+            raw = connection.connection.driver_connection if self.is_sqlite else None
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=OFF")  # outside any transaction, where SQLite honours it
+            try:
+                yield connection
+            finally:
+                if raw is not None:
+                    connection.rollback()  # ends what Alembic began after its commit, or the PRAGMA is ignored
+                    raw.execute("PRAGMA foreign_keys=ON")
+                    if raw.execute("PRAGMA foreign_keys").fetchone() != (1,):
+                        connection.invalidate()  # never back into the pool without its foreign keys
 
     def _alembic_config(self, connection: Connection) -> Config:
         config = Config()

@@ -35,6 +35,10 @@ def _run(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         context.run_migrations()
+        if connection.dialect.name == "sqlite":  # foreign keys are off while batch mode copies tables (Database)
+            dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if dangling:
+                raise RuntimeError(f"the migration leaves rows whose foreign keys point nowhere: {dangling[:5]}")
 
 
 connection = context.config.attributes.get("connection")
