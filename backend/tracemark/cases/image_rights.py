@@ -31,6 +31,8 @@ _XMP_FIELDS: dict[str, tuple[str, ...]] = {
     "credits": ("Credit", "attributionName", "CreditLine"),  # photoshop:Credit, cc:attributionName, plus:CreditLine
     "copyright_notices": ("rights", "CopyrightNotice"),  # dc:rights
 }
+_FIELDS = ("licence_urls", "web_statements", "usage_terms", "licensor_urls", "creators", "credits",
+           "copyright_notices")
 _IPTC_FIELDS: dict[str, tuple[tuple[int, int], ...]] = {
     "creators": ((2, 80),),  # By-line
     "credits": ((2, 110), (2, 115)),  # Credit, Source
@@ -55,6 +57,27 @@ class ImageRights:
     def empty(self) -> bool:
         """True when the image carries none of these fields."""
         return self == ImageRights()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for storage: each field as a list of strings, `marked` as true, false or null."""
+        out: dict[str, Any] = {name: list(getattr(self, name)) for name in _FIELDS}
+        out["marked"] = self.marked
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ImageRights:
+        """The rights `as_dict` wrote (or anything else: what is not a list of strings is ignored, values are
+        cleaned and trimmed as when read from an image)."""
+        if not isinstance(data, dict):
+            return cls()
+        found: dict[str, list[str]] = {}
+        for name in _FIELDS:
+            value = data.get(name)
+            if isinstance(value, list | tuple):
+                _add(found, name, [v for v in value[: MAX_VALUES * 4] if isinstance(v, str)])
+        marked = data.get("marked")
+        return cls(**{name: tuple(values) for name, values in found.items()},
+                   marked=marked if isinstance(marked, bool) else None)
 
 
 def _clean(value: str) -> str:

@@ -95,6 +95,23 @@ class PageLicenceData:
     acquire_licence_pages: tuple[str, ...] = ()
     credit_text: tuple[str, ...] = ()
 
+    @property
+    def empty(self) -> bool:
+        """True when the page gives no licence data for the image."""
+        return not (self.licence_urls or self.acquire_licence_pages or self.credit_text)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        """Plain data for storage: each field as a list of strings."""
+        return {name: list(getattr(self, name)) for name in _PAGE_FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PageLicenceData:
+        """The data `as_dict` wrote (or anything else: what is not a list of strings is ignored; values are trimmed
+        to `MAX_STORED_VALUE` characters, at most `MAX_STORED_VALUES` per field)."""
+        if not isinstance(data, dict):
+            return cls()
+        return cls(**{name: _stored_strings(data.get(name)) for name in _PAGE_FIELDS})
+
 
 @dataclass(frozen=True)
 class HolderFacts:
@@ -192,6 +209,22 @@ LIMITATION_RULES: dict[str, LimitationRule] = {
 }
 
 PUBLIC_DOMAIN_TOOLS = ("publicdomain/zero/", "publicdomain/mark/")
+MAX_STORED_VALUE = 2048
+MAX_STORED_VALUES = 50
+_PAGE_FIELDS = ("licence_urls", "acquire_licence_pages", "credit_text")
+
+
+def _stored_strings(value: Any) -> tuple[str, ...]:
+    """The strings of a stored list (anything else is no value), bounded, without duplicates."""
+    if not isinstance(value, list | tuple):
+        return ()
+    out: list[str] = []
+    for item in value[: MAX_STORED_VALUES * 4]:
+        if isinstance(item, str) and (text := item.strip()[:MAX_STORED_VALUE]) and text not in out:
+            out.append(text)
+        if len(out) >= MAX_STORED_VALUES:
+            break
+    return tuple(out)
 _SPACE = re.compile(r"\s+")
 
 

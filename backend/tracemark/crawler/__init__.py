@@ -15,6 +15,8 @@ Tour:
 - `guard`, `resolver`: resolve once, check, pin; the reactor connects only to the pinned address.
 - `robots`: RFC 9309 semantics on Protego.
 - `extract`: the images (every way a page shows one), links and language of a page; image sniffing.
+- `licence`: the licence data a page gives for each of its images (schema.org JSON-LD and microdata,
+  `rel=license`, the figure's caption), for the licence check before a claim.
 - `plan`: scope and limits of a crawl.
 - `matchers`: the matching engine as the crawl calls it (from its matching threads).
 - `session`: the crawl's state without Scrapy: images and pages, site facts, evidence, sightings.

@@ -14,12 +14,12 @@ Images are found in:
 
 URLs are resolved against the page (and its `<base href>`), fragments dropped, only http(s) kept, and each
 image URL listed once with every way it was shown. Broken HTML is parsed as browsers would parse it (lxml's
-HTML parser recovers); a broken JSON-LD block or style is skipped, never fatal.
+HTML parser recovers); a broken JSON-LD block or style is skipped, never fatal. The page's licence data (schema.org,
+microdata, `rel=license`, captions) is read from the same parse (`tracemark.crawler.licence`).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
 from collections.abc import Iterator
@@ -29,6 +29,9 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml import etree
 from parsel import Selector
+
+from tracemark.crawler.licence import PageLicences, read_licences
+from tracemark.sites._html import load_json
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".heic", ".bmp", ".tif", ".tiff")
 LAZY_IMG_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url")
@@ -56,6 +59,7 @@ class PageContent:
     links: list[str]
     html_lang: str | None
     base_url: str
+    licences: PageLicences = field(default_factory=PageLicences)
 
 
 def parse_srcset(value: str) -> list[str]:
@@ -143,9 +147,8 @@ def jsonld_image_urls(text: str) -> list[str]:
     cleaned = text.strip()
     for junk in ("<!--", "-->", "<![CDATA[", "]]>"):
         cleaned = cleaned.replace(junk, "")
-    try:
-        data = json.loads(cleaned, strict=False)
-    except (ValueError, RecursionError):
+    data = load_json(cleaned)  # None for broken or pathologically deep JSON
+    if data is None:
         return []
     return list(dict.fromkeys(_walk_json(data)))
 
@@ -172,7 +175,7 @@ def read_page(html: str, url: str) -> PageContent:
         url: The page's final URL (relative references resolve against it or its `<base href>`).
 
     Returns:
-        The page's images (each once, with the ways it is shown), links and `html lang`.
+        The page's images (each once, with the ways it is shown), links, `html lang` and licence data.
     """
     sel = Selector(text=html or "<html></html>", type="html")
     base = url
@@ -193,28 +196,28 @@ def read_page(html: str, url: str) -> PageContent:
             image.shown_as.append(how)
 
     for img in sel.xpath("//img"):
-        add(img.attrib.get("src"), "img")
-        for ref in parse_srcset(img.attrib.get("srcset") or ""):
+        add(img.root.get("src"), "img")
+        for ref in parse_srcset(img.root.get("srcset") or ""):
             add(ref, "srcset")
         for attr in LAZY_IMG_ATTRS:
-            add(img.attrib.get(attr), "lazy")
+            add(img.root.get(attr), "lazy")
         for attr in LAZY_SRCSET_ATTRS:
-            for ref in parse_srcset(img.attrib.get(attr) or ""):
+            for ref in parse_srcset(img.root.get(attr) or ""):
                 add(ref, "lazy")
     for source in sel.xpath("//picture//source | //picture//img"):
         for attr in ("srcset", *LAZY_SRCSET_ATTRS):
-            for ref in parse_srcset(source.attrib.get(attr) or ""):
+            for ref in parse_srcset(source.root.get(attr) or ""):
                 add(ref, "picture")
-        add(source.attrib.get("src"), "picture")
+        add(source.root.get("src"), "picture")
     for meta in sel.xpath("//meta"):
-        key = (meta.attrib.get("property") or meta.attrib.get("name") or "").strip().lower()
+        key = (meta.root.get("property") or meta.root.get("name") or "").strip().lower()
         if key in ("og:image", "og:image:url", "og:image:secure_url"):
-            add(meta.attrib.get("content"), "og:image")
+            add(meta.root.get("content"), "og:image")
         elif key in ("twitter:image", "twitter:image:src"):
-            add(meta.attrib.get("content"), "twitter:image")
+            add(meta.root.get("content"), "twitter:image")
     for link in sel.xpath("//link[@rel]"):
-        if "image_src" in (link.attrib.get("rel") or "").lower().split():
-            add(link.attrib.get("href"), "link:image_src")
+        if "image_src" in (link.root.get("rel") or "").lower().split():
+            add(link.root.get("href"), "link:image_src")
     for style in sel.xpath("//*[@style]/@style").getall():
         for ref in css_image_urls(style):
             add(ref, "css")
@@ -222,7 +225,7 @@ def read_page(html: str, url: str) -> PageContent:
         for ref in css_image_urls(block):
             add(ref, "css")
     for script in sel.xpath("//script[@type]"):
-        if (script.attrib.get("type") or "").strip().lower() != "application/ld+json":
+        if (script.root.get("type") or "").strip().lower() != "application/ld+json":
             continue
         for ref in jsonld_image_urls("".join(script.xpath("text()").getall())):
             add(ref, "json-ld")
@@ -237,11 +240,16 @@ def read_page(html: str, url: str) -> PageContent:
         else:
             links.append(absolute)
     lang = sel.xpath("/html/@lang").get() or sel.xpath("//html/@lang").get()
+    try:
+        licences = read_licences(sel.root, base)
+    except Exception:  # licence data is best effort: a page that yields none still shows its images
+        licences = PageLicences()
     return PageContent(
         images=list(found.values()),
         links=list(dict.fromkeys(links)),
         html_lang=lang.strip() if lang and lang.strip() else None,
         base_url=base,
+        licences=licences,
     )
 
 

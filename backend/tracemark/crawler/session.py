@@ -11,6 +11,9 @@ and imprints, writes evidence, and produces the sightings.
 - **Sites.** For each host the imprint candidates (`tracemark.sites.operator.imprint_links`) are fetched in
   turn until one yields an operator; the country of a sighting (`tracemark.sites.country.country_of`) comes
   from the page's URL, its `html lang` and `Content-Language`, and the site's operator.
+- **Licence data.** A page's licence data (`tracemark.crawler.licence`) is kept when it has any; each sighting
+  carries what the page gives for its image and the rights fields of the image's bytes (`image_rights`, read once
+  per matched content), for the licence check before a claim.
 - **Sightings.** `finish` merges this crawl's sightings into the ledger (moving `last_seen`) and marks stored
   ones as gone when their page or image answered 404/410 or the page no longer shows the image.
 """
@@ -23,6 +26,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tracemark.cases.image_rights import ImageRights, image_rights
+from tracemark.cases.licence_check import PageLicenceData
+from tracemark.crawler.licence import PageLicences
 from tracemark.crawler.plan import CrawlPlan, host_of
 from tracemark.crawler.sightings import Sighting, SightingLedger, utc_now
 from tracemark.matching import Match
@@ -89,6 +95,7 @@ class _Image:
     sha256: str | None = None
     matches: list[Match] = field(default_factory=list)
     evidence: dict[str, str] | None = None
+    rights: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -168,6 +175,8 @@ class CrawlSession:
         self._page_status: dict[str, int] = {}
         self._page_images: dict[str, set[str]] = {}
         self._page_lang: dict[str, tuple[str | None, str | None]] = {}
+        self._page_licences: dict[str, PageLicences] = {}
+        self._rights: dict[str, dict[str, Any]] = {}
         self._images: dict[str, _Image] = {}
         self._content: dict[str, list[Match]] = {}
         self._sites: dict[str, SiteFacts] = {}
@@ -181,8 +190,14 @@ class CrawlSession:
 
     # --- pages ---------------------------------------------------------------------------------------------
 
-    def page_fetched(self, capture: Capture, html_lang: str | None, image_urls: Sequence[str]) -> None:
-        """Records a page: its status, language, the images it shows; holds it until they are resolved."""
+    def page_fetched(self, capture: Capture, html_lang: str | None, image_urls: Sequence[str],
+                     licences: PageLicences | None = None) -> None:
+        """Records a page: its status, language, the images it shows and its licence data; holds it until its
+        images are resolved."""
+        if licences is not None and not licences.empty:
+            self._page_licences[capture.url] = licences
+        else:
+            self._page_licences.pop(capture.url, None)
         self.stats.pages += 1
         self.stats.bytes += len(capture.body)
         self._page_status[capture.url] = capture.status
@@ -267,21 +282,35 @@ class CrawlSession:
         sha = hashlib.sha256(capture.body).hexdigest()
         self._content.setdefault(sha, matches)
         evidence = None
+        rights = None
         if matches:
+            rights = self._rights_of(sha, capture.body)
             self.stats.images_matched += 1
             evidence = _ref_dict(self.evidence.record(
                 url=capture.url, method=capture.method, request_headers=capture.request_headers,
                 status=capture.status, response_headers=capture.response_headers, body=capture.body,
                 peer_address=capture.peer_address,
             ))
-        self._finish_image(image_url, capture.status, sha, matches, evidence)
+        self._finish_image(image_url, capture.status, sha, matches, evidence, rights)
+
+    def _rights_of(self, sha: str, body: bytes) -> dict[str, Any]:
+        """The rights fields of an image's bytes (read once per content; unreadable metadata reads as none)."""
+        known = self._rights.get(sha)
+        if known is None:
+            try:
+                rights = image_rights(body)
+            except Exception:  # metadata is best effort: the sighting stands without it
+                rights = ImageRights()
+            known = self._rights[sha] = rights.as_dict()
+        return known
 
     def _finish_image(
         self, image_url: str, status: int | None, sha: str | None, matches: list[Match],
-        evidence: dict[str, str] | None,
+        evidence: dict[str, str] | None, rights: dict[str, Any] | None = None,
     ) -> None:
         image = self._images.setdefault(image_url, _Image(image_url))
         image.done, image.status, image.sha256, image.matches, image.evidence = True, status, sha, matches, evidence
+        image.rights = rights
         for page_url in list(image.pages):
             self._emit(image, page_url)
             self._release(page_url, image_url)
@@ -290,6 +319,7 @@ class CrawlSession:
         if not image.matches:
             return
         page_evidence = self._page_evidence(page_url)
+        page_licence = self._page_licence(page_url, image.url)
         now = utc_now()
         for match in image.matches:
             evidence: dict[str, Any] = dict(image.evidence or {})
@@ -298,11 +328,22 @@ class CrawlSession:
             sighting = Sighting(
                 id=match.id, image_url=image.url, page_url=page_url, score=match.score, edits=_edits(match),
                 first_seen=now, last_seen=now, image_sha256=image.sha256, shown_as=image.pages.get(page_url, []),
-                evidence=evidence or None,
+                evidence=evidence or None, page_licence=page_licence,
+                image_rights=dict(image.rights) if image.rights is not None else None,
             )
             if sighting.key not in self._found:
                 self.stats.sightings += 1
             self._found[sighting.key] = sighting
+
+    def _page_licence(self, page_url: str, image_url: str) -> dict[str, Any] | None:
+        """What the page gives for the image (empty fields for a page without licence data; None for a page this
+        crawl did not read)."""
+        licences = self._page_licences.get(page_url)
+        if licences is not None:
+            return licences.for_image(image_url).as_dict()
+        if page_url in self._page_images:  # read by this crawl, without licence data
+            return PageLicenceData().as_dict()
+        return None
 
     # --- sites ---------------------------------------------------------------------------------------------
 

@@ -57,6 +57,14 @@ class Sighting(BaseModel):
         default=None, description="The image response's WARC record {warc, record_id, sha256}, with the page's "
         "record under `page`.",
     )
+    page_licence: dict[str, Any] | None = Field(
+        default=None, description="Licence data the page gives for the image (`PageLicenceData.as_dict()`: "
+        "licence_urls, acquire_licence_pages, credit_text); None when the page was not read.",
+    )
+    image_rights: dict[str, Any] | None = Field(
+        default=None, description="Rights fields the image's bytes carry (XMP, IPTC; `ImageRights.as_dict()`); "
+        "None when not read.",
+    )
 
     @property
     def key(self) -> tuple[str, str, str]:

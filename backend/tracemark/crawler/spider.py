@@ -7,7 +7,8 @@ Data flow (Scrapy's engine in the middle)::
                        -> [ScopeMiddleware]      allowed domains, page and byte budgets per host, size limits
                        -> Scrapy's retry, redirect (<= 5 hops, each hop back through the guard), compression
                        -> download handler (HTTP/1.1) -> GuardedNameResolver: connects to the pinned address
-    response -> SightingSpider.parse_page   images, links (depth), imprint candidates, page held for evidence
+    response -> SightingSpider.parse_page   images, links (depth), imprint candidates, licence data, page held
+                                            for evidence
              -> SightingSpider.parse_image  sniffed, de-duplicated by content -> ImageFetched item
     item     -> MatchPipeline (matching engine, in worker threads) -> SightingPipeline (evidence + sightings)
 
@@ -386,7 +387,7 @@ class SightingSpider(scrapy.Spider):
             return
         capture = capture_of(response)
         page_url = capture.url
-        session.page_fetched(capture, content.html_lang, [i.url for i in content.images])
+        session.page_fetched(capture, content.html_lang, [i.url for i in content.images], content.licences)
         # Attach every image before yielding anything: no image can resolve while the page is half read.
         new_images = [i.url for i in content.images if session.attach(i.url, page_url, i.shown_as)]
         session.page_done(page_url)

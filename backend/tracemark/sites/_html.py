@@ -168,6 +168,40 @@ def links(root: lxml.html.HtmlElement) -> Iterator[tuple[str, str, str]]:
         yield href.strip(), text, label
 
 
+MAX_JSON_NESTING = 128
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\[\s\S])*"|[\[\]{}]')
+
+
+def json_nesting_ok(text: str, limit: int = MAX_JSON_NESTING) -> bool:
+    """Whether the arrays and objects of a JSON text nest at most `limit` deep (strings skipped).
+
+    `json.loads` recurses in C once per level: a process whose recursion limit a library raised (py_ecc sets 100000)
+    crashes on a page's `[[[[...` instead of raising RecursionError, so nesting is counted before parsing.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return True
+    depth = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group(0)
+        if token in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return False
+        elif token in ("]", "}"):
+            depth -= 1
+    return True
+
+
+def load_json(text: str) -> Any:
+    """A JSON text parsed, or None when it is not JSON or nests deeper than `MAX_JSON_NESTING`."""
+    if not json_nesting_ok(text):
+        return None
+    try:
+        return json.loads(text, strict=False)
+    except (ValueError, RecursionError):
+        return None
+
+
 def json_ld(root: lxml.html.HtmlElement) -> list[Any]:
     """The parsed JSON-LD blocks of a page; unreadable ones are skipped (tolerating comments and CDATA)."""
     blocks: list[Any] = []
@@ -178,13 +212,15 @@ def json_ld(root: lxml.html.HtmlElement) -> list[Any]:
         raw = (script.text or "").strip()
         raw = re.sub(r"^\s*(<!--|//\s*<!\[CDATA\[|<!\[CDATA\[)", "", raw)
         raw = re.sub(r"(-->|//\s*\]\]>|\]\]>)\s*$", "", raw).strip()
+        if not json_nesting_ok(raw):
+            continue
         try:
             blocks.append(json.loads(raw))
-        except ValueError:
+        except (ValueError, RecursionError):
             # A common fault: a trailing comma before } or ].
             try:
                 blocks.append(json.loads(re.sub(r",\s*([}\]])", r"\1", raw)))
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
     return blocks
 

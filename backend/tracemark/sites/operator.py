@@ -16,6 +16,10 @@ Reading order:
    VAT ids (validated against each country's format) and register ids (HRB 12345, FN 123456a, RCS Paris B
    123 456 789, SIREN, company number, 法人番号).
 
+3. Ethereum wallets the operator publishes (`0x` and 40 hex digits in the imprint text, in `ethereum:` and block
+   explorer links, in its structured data): an address in mixed case must carry a valid EIP-55 checksum; all lower
+   or all upper case carries none. The licence check matches them against the licensees of on-chain licences.
+
 `extract_operator` returns None when a page says nothing about an operator. On a page that does not present
 itself as an imprint (no imprint heading, no imprint URL), text alone counts only when it shows at least two
 kinds of details, so that a blog post with an e-mail address is not taken for an imprint.
@@ -41,7 +45,7 @@ from tracemark.sites._countries import (
 )
 from tracemark.sites._html import Line
 
-__all__ = ["Operator", "extract_operator", "imprint_links"]
+__all__ = ["Operator", "checksum_address", "extract_operator", "find_wallets", "imprint_links", "wallet_address"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class Operator:
         company_id: Register id with the register when named (`HRB 12345 (Amtsgericht Charlottenburg)`).
         source_url: The page the details were read from.
         source: `imprint` (page text), `schema.org` (structured data) or `imprint+schema.org`.
+        wallets: Ethereum addresses the operator publishes, EIP-55 checksummed (at most `MAX_WALLETS`).
     """
 
     name: str | None = None
@@ -75,10 +80,13 @@ class Operator:
     company_id: str | None = None
     source_url: str = ""
     source: str = "imprint"
+    wallets: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, str | None]:
-        """The operator as a JSON-ready dict (every field, None where unknown)."""
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]:
+        """The operator as a JSON-ready dict (every field, None where unknown; `wallets` a list)."""
+        out: dict[str, Any] = asdict(self)
+        out["wallets"] = list(self.wallets)
+        return out
 
     @property
     def is_empty(self) -> bool:
@@ -352,7 +360,84 @@ def extract_operator(html: str, url: str) -> Operator | None:
     if merged is None or merged.is_empty:
         return None
     merged = _place(merged, lang)
-    return replace(merged, source_url=url)
+    return replace(merged, source_url=url, wallets=_wallets(root, region[:250]))
+
+
+# ---- wallets -----------------------------------------------------------------------------------------------------
+
+MAX_WALLETS = 10
+_WALLET = re.compile(r"(?<![0-9A-Za-z])0[xX]([0-9a-fA-F]{40})(?![0-9a-fA-F])")
+_ZERO_ADDRESS = "0" * 40
+_MAX_WALLET_SCAN = 200_000  # characters of text, links and structured data searched
+
+
+def checksum_address(hex40: str) -> str:
+    """The EIP-55 form of an address given as its 40 hex digits."""
+    from eth_utils.crypto import keccak
+
+    lower = hex40.lower()
+    digest = keccak(text=lower).hex()
+    return "0x" + "".join(c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(lower))
+
+
+def wallet_address(text: str) -> str | None:
+    """The checksummed address a `0x` + 40 hex string stands for, or None: mixed case must be a valid EIP-55
+    checksum (a typo there is caught, not guessed at); the zero address is nobody's."""
+    match = _WALLET.fullmatch(text.strip())
+    if match is None:
+        return None
+    digits = match.group(1)
+    if digits.lower() == _ZERO_ADDRESS:
+        return None
+    checksummed = checksum_address(digits)
+    if digits not in (digits.lower(), digits.upper()) and digits != checksummed[2:]:
+        return None
+    return checksummed
+
+
+def find_wallets(text: str) -> list[str]:
+    """The valid Ethereum addresses in a text, checksummed, each once, in order (at most `MAX_WALLETS`)."""
+    out: list[str] = []
+    for match in _WALLET.finditer(text[:_MAX_WALLET_SCAN]):
+        address = wallet_address(match.group(0))
+        if address is not None and address not in out:
+            out.append(address)
+            if len(out) >= MAX_WALLETS:
+                break
+    return out
+
+
+def _strings(value: Any, limit: int = 2000) -> Iterator[str]:
+    stack, seen = [value], 0
+    while stack and seen < limit:
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _wallets(root: lxml.html.HtmlElement, region: list[Line]) -> tuple[str, ...]:
+    """The wallets the operator publishes: in the imprint text, in `ethereum:` and explorer links (by their
+    `/address/0x...`), and in the schema.org data of the operator."""
+    parts = [line.text for line in region]
+    for count, anchor in enumerate(root.iter("a")):
+        if count >= 5000:
+            break
+        href = anchor.get("href") or ""
+        if href.lower().startswith("ethereum:") or "/address/0x" in href.lower():
+            parts.append(unquote(href[:300]).replace("ethereum:", " ").replace("/", " ").replace("@", " "))
+    try:
+        for block in _html.json_ld(root):
+            for node in _walk(block):
+                if _is_org(node):
+                    parts.extend(_strings(node))
+    except RecursionError:
+        pass
+    return tuple(find_wallets("\n".join(parts)))
 
 
 def _is_link_text(root: lxml.html.HtmlElement, text: str) -> bool:

@@ -10,7 +10,9 @@ rows read the same on SQLite and PostgreSQL.
 - `sightings`: one row per (subject, page URL, image URL): the subject is a certificate (`certificate_id`) or, when
   the crawl matched against a matching index instead of the registry, that index's reference id. It keeps the match
   report of the latest sighting, when the image was first and last seen there and how often, and since when it is
-  gone (a recrawl that finds it again clears `gone_at`). Together they tell how long the image was online.
+  gone (a recrawl that finds it again clears `gone_at`). Together they tell how long the image was online. With the
+  match report it keeps the licence data of the latest capture: what the page gives for the image (`page_licence`)
+  and the rights fields of the image's bytes (`image_rights`), NULL where never captured; the licence check reads them.
 - `sighting_evidence`: every fetch that backs a sighting: the page or image response in a WARC file
   (`tracemark.evidence`), by file, record id and the body's SHA-256.
 """
@@ -67,6 +69,10 @@ class SightingRecord(Base):
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
     times_seen: Mapped[int] = mapped_column(Integer)
     gone_at: Mapped[datetime | None] = mapped_column(UtcDateTime, doc="When the page or image was found gone.")
+    page_licence: Mapped[str | None] = mapped_column(
+        Text, doc="Licence data the page gives for the image, latest capture (canonical JSON of PageLicenceData).")
+    image_rights: Mapped[str | None] = mapped_column(
+        Text, doc="Rights fields of the image's bytes, latest capture (canonical JSON of ImageRights).")
 
     __table_args__ = (
         UniqueConstraint("subject", "page_url_sha256", "image_url_sha256", name="uq_sightings_subject_urls"),

@@ -6,6 +6,10 @@ transaction holds (a crawl writes a page's site, sightings and evidence together
 Findings for a right holder are the sightings of the certificates the holder holds as of a block of the indexed
 chain (the confirmed block by default, see `chain_repository`): the holder's certificates are a subquery on the
 indexed `certificates` versions, so a holder with many certificates costs one query, not one per certificate.
+
+A sighting keeps the licence data of its latest capture (`page_licence`, `image_rights`), like its match report: a
+capture replaces what an older one stored, a crawl that did not capture it (None) leaves it, and an older capture
+arriving late only fills what was never stored. `licence_data_of` reads it back as the licence check's types.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from tracemark.cases.image_rights import ImageRights
+from tracemark.cases.licence_check import PageLicenceData
 from tracemark.store.chain_models import CertificateVersion
 from tracemark.store.sighting_models import SightingEvidence, SightingRecord, SiteRecord
 
@@ -87,30 +93,40 @@ def save_site(session: Session, host: str, *, checked_at: datetime, country_code
 def record_sighting(session: Session, *, site: SiteRecord, page_url: str, image_url: str, score: float,
                     match_report: dict[str, Any], seen_at: datetime, certificate_id: str | None = None,
                     reference_id: str | None = None, image_sha256: str | None = None,
-                    evidence: Sequence[EvidenceLink] = ()) -> SightingRecord:
+                    evidence: Sequence[EvidenceLink] = (), page_licence: PageLicenceData | None = None,
+                    image_rights: ImageRights | None = None) -> SightingRecord:
     """Records that an image was seen in a page: a new sighting, or the next sighting of a known one (last seen
-    moves on, the count grows, a sighting found gone is back)."""
+    moves on, the count grows, a sighting found gone is back). `page_licence` and `image_rights` are the licence
+    data captured with it (None: not captured this time)."""
     subject = subject_of(certificate_id, reference_id)
     page_hash, image_hash = _sha256(page_url), _sha256(image_url)
     row = session.scalar(select(SightingRecord).where(
         SightingRecord.subject == subject, SightingRecord.page_url_sha256 == page_hash,
         SightingRecord.image_url_sha256 == image_hash))
     report = canonical_json(match_report)
+    page_json = canonical_json(page_licence.as_dict()) if page_licence is not None else None
+    rights_json = canonical_json(image_rights.as_dict()) if image_rights is not None else None
     if row is None:
         row = SightingRecord(
             subject=subject, certificate_id=certificate_id, reference_id=reference_id if certificate_id is None
             else None, site_id=site.id, page_url=page_url, image_url=image_url, page_url_sha256=page_hash,
             image_url_sha256=image_hash, image_sha256=image_sha256, score=score, match_report=report,
-            first_seen=seen_at, last_seen=seen_at, times_seen=1, gone_at=None,
+            first_seen=seen_at, last_seen=seen_at, times_seen=1, gone_at=None, page_licence=page_json,
+            image_rights=rights_json,
         )
         session.add(row)
     else:
         row.times_seen += 1
         row.first_seen = min(row.first_seen, seen_at)
-        if seen_at >= row.last_seen:
+        latest = seen_at >= row.last_seen
+        if latest:
             row.last_seen, row.score, row.match_report = seen_at, score, report
             row.image_sha256 = image_sha256 or row.image_sha256
             row.gone_at = None
+        if page_json is not None and (latest or row.page_licence is None):
+            row.page_licence = page_json
+        if rights_json is not None and (latest or row.image_rights is None):
+            row.image_rights = rights_json
         row.site_id = site.id
     session.flush()
     for link in evidence:
@@ -118,6 +134,22 @@ def record_sighting(session: Session, *, site: SiteRecord, page_url: str, image_
                                      sha256=link.sha256, seen_at=seen_at))
     session.flush()
     return row
+
+
+def _stored(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:  # not written by this module: read as not captured
+        return None
+
+
+def licence_data_of(row: SightingRecord) -> tuple[PageLicenceData | None, ImageRights | None]:
+    """The licence data stored with a sighting: (page data, image rights), each None where never captured."""
+    page, rights = _stored(row.page_licence), _stored(row.image_rights)
+    return (PageLicenceData.from_dict(page) if page is not None else None,
+            ImageRights.from_dict(rights) if rights is not None else None)
 
 
 def mark_gone(session: Session, sighting_id: int, at: datetime) -> bool:
@@ -250,7 +282,8 @@ def _when(value: Any) -> datetime | None:
 def record_crawl_line(session: Session, line: Mapping[str, Any]) -> SightingRecord:
     """Stores one sighting as `tracemark crawl --out` writes it (one JSON object per line): the site with its
     country and operator, the sighting (a 64-hex `id` is a certificate, anything else a matching index
-    reference), its page and image evidence, and whether it is gone.
+    reference), its page and image evidence, the licence data captured with it (`page_licence`, `image_rights`:
+    what is not a list of strings is dropped), and whether it is gone.
 
     Raises:
         ValueError: for a line without the fields of the contract.
@@ -281,11 +314,14 @@ def record_crawl_line(session: Session, line: Mapping[str, Any]) -> SightingReco
         if isinstance(page, Mapping) and page.get("record_id"):
             links.append(EvidenceLink("page", str(page["warc"]), str(page["record_id"]), str(page["sha256"])))
     first = _when(line.get("first_seen")) or seen
+    page_licence, image_rights = line.get("page_licence"), line.get("image_rights")
     row = record_sighting(
         session, site=site, certificate_id=certificate, reference_id=None if certificate else ident,
         page_url=page_url, image_url=image_url, score=float(line.get("score") or 0.0),
         match_report={"score": line.get("score"), "edits": line.get("edits") or {}, "shown_as": line.get("shown_as")},
         seen_at=seen, image_sha256=line.get("image_sha256"), evidence=links,
+        page_licence=PageLicenceData.from_dict(dict(page_licence)) if isinstance(page_licence, Mapping) else None,
+        image_rights=ImageRights.from_dict(dict(image_rights)) if isinstance(image_rights, Mapping) else None,
     )
     row.first_seen = min(row.first_seen, first)
     gone = _when(line.get("gone_at"))
