@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from tracemark import __version__
 from tracemark.api.limits import RequestLimits
@@ -27,6 +28,14 @@ from tracemark.api.security import current_session
 from tracemark.api.services import open_registry_index
 from tracemark.chain.node import ChainNode
 from tracemark.config import Settings, get_settings
+from tracemark.services.registration import RegistrationError
+
+
+async def registration_refused(request: Request, exc: Exception) -> JSONResponse:
+    """A request the registration service refused: its status and message, as an HTTPException would answer."""
+    if not isinstance(exc, RegistrationError):  # only registered for RegistrationError
+        raise exc
+    return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
 
 def create_app(settings: Settings | None = None, node: ChainNode | None = None) -> FastAPI:
@@ -48,6 +57,7 @@ def create_app(settings: Settings | None = None, node: ChainNode | None = None) 
     app.state.settings = settings
     app.state.node = node or ChainNode(settings.rpc_url, settings.rpc_timeout_s)
     app.state.database = None  # the store opens on first use (see api.deps.get_database)
+    app.add_exception_handler(RegistrationError, registration_refused)
     app.include_router(health.router)
     app.include_router(contracts.router)
     app.include_router(certificates.router)

@@ -17,6 +17,10 @@ disputed and a claimant who holds the certificate.
 
 From `damages` on, no post-licence is offered (`offers_post_licence`). A recipient's answer puts the case on
 hold: no deadline moves it until a caseworker resumes it, and the deadline of the stage then runs from the resumption.
+
+Messages (`write_message`) change neither the state nor a deadline: a caseworker's message (`message`) is part of the
+history both parties see; a holder's note to the caseworker (`note`) stays between holder and platform. Both are
+written from the claim on, while the case is open.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ class EventKind(StrEnum):
     TRANSITION = "transition"
     ANSWER = "answer"
     RESUMED = "resumed"
+    MESSAGE = "message"  # a caseworker's message on the case: holder and recipient see it
+    NOTE = "note"  # the holder's note to the caseworker: the recipient does not see it
 
 
 #: The stages in which the recipient has been written to, in escalation order.
@@ -374,9 +380,38 @@ def resume(case: Case, *, actor: Actor, at: datetime, reason: str) -> Case:
     """A caseworker resumes a case on hold; the current stage's deadline runs again from now."""
     if actor.role is not Role.CASEWORKER:
         raise TransitionError(case.case_id, case.state, case.state, "only a caseworker resumes a case")
+    if actor.ident.lower() == case.holder.lower():
+        raise TransitionError(case.case_id, case.state, case.state, "a caseworker never decides a case of its own")
     if not case.on_hold:
         raise TransitionError(case.case_id, case.state, case.state, "the case is not on hold")
     return _append(case, EventKind.RESUMED, at, actor, reason, case.state, on_hold=False)
+
+
+def write_message(case: Case, *, actor: Actor, at: datetime, text: str) -> Case:
+    """A caseworker's message on the case (`message`, shown to both parties) or the holder's note to the caseworker
+    (`note`, not shown to the recipient). Neither changes the state, the hold or a deadline.
+
+    Raises:
+        TransitionError: the case has ended, no claim has been submitted yet (no caseworker follows the case), the
+            actor is neither a caseworker nor the case's holder, or a caseworker writes on a case of its own.
+        ValueError: the text is empty.
+    """
+    if actor.role is Role.CASEWORKER:
+        kind = EventKind.MESSAGE
+        if actor.ident.lower() == case.holder.lower():
+            raise TransitionError(case.case_id, case.state, case.state, "a caseworker never acts on a case of its own")
+    elif actor.role is Role.HOLDER:
+        kind = EventKind.NOTE
+        if actor.ident.lower() != case.holder.lower():
+            raise TransitionError(case.case_id, case.state, case.state, "only the case's holder writes as holder")
+    else:
+        raise TransitionError(case.case_id, case.state, case.state, "only a caseworker or the holder writes here")
+    if not case.is_open:
+        raise TransitionError(case.case_id, case.state, case.state, f"the case ended as {case.state.value}")
+    if case.entered(CaseState.CLAIM_SUBMITTED) is None:
+        raise TransitionError(case.case_id, case.state, case.state,
+                              "no claim has been submitted: no caseworker follows the case yet")
+    return _append(case, kind, at, actor, text, case.state)
 
 
 @dataclass(frozen=True)
@@ -405,13 +440,13 @@ def holder_history(case: Case) -> tuple[HistoryEntry, ...]:
 
 def recipient_history(case: Case) -> tuple[HistoryEntry, ...]:
     """What the recipient sees: the licence check that cleared the way, then everything from the first letter on.
-    The holder's review and the caseworker's internal review stay between holder and platform."""
+    The holder's review, the caseworker's internal review and the holder's notes stay between holder and platform."""
     letters = (e.seq for e in case.events if e.to_state is CaseState.OFFER and e.kind is EventKind.TRANSITION)
     first_letter = next(letters, None)
     out: list[HistoryEntry] = []
     for e in case.events:
         shown = (first_letter is not None and e.seq >= first_letter) or (
             e.kind is EventKind.TRANSITION and e.to_state is CaseState.CHECKED and first_letter is not None)
-        if shown:
+        if shown and e.kind is not EventKind.NOTE:
             out.append(HistoryEntry(e.at, e.kind, e.to_state, _who(e.actor, Role.RECIPIENT), e.reason))
     return tuple(out)

@@ -62,20 +62,25 @@ from tracemark.cases.workflow import (
     Case,
     CaseError,
     CaseState,
+    EventKind,
     Role,
     Standing,
     TransitionError,
     open_case,
     record_answer,
     record_licence_check,
+    resume,
     submit_claim,
     transition,
+    write_message,
 )
 from tracemark.chain.eip712 import MARKET_DOMAIN, Domain, SettlementQuote, sign, typed_data
 from tracemark.chain.keys import load_key
 from tracemark.config import Settings
+from tracemark.files import write_atomically
 from tracemark.store import Database
 from tracemark.store import case_repository as cases_repo
+from tracemark.store import sighting_repository as sightings_repo
 from tracemark.store.case_repository import SqlActionLedger, SqlCaseRepository, SqlLetterStore
 from tracemark.store.chain_repository import ChainState, ReadPoint
 from tracemark.store.sighting_models import SightingEvidence, SightingRecord, SiteRecord
@@ -109,6 +114,14 @@ class SettlementUnavailableError(CaseError):
 
 class NotPayableError(CaseError):
     """The case is in no stage that can be settled (not yet sent, or ended)."""
+
+
+class DocumentNotFoundError(CaseError):
+    """No such document of the case (or a name that is not `<sha256>.<pdf|jpg|png>`)."""
+
+
+class DocumentDamagedError(CaseError):
+    """A stored document whose bytes no longer match its name (sha256 or type): it is not served."""
 
 
 def chain_case_id(case_id: str) -> bytes:
@@ -154,6 +167,28 @@ class Payout:
     treasury: str
     platform_amount: int
 
+    @property
+    def amount(self) -> int:
+        """What the payer paid: the holder's share and the platform's together."""
+        return self.holder_amount + self.platform_amount
+
+
+#: States a case can be in once a payment may have reached it: the letter stages and the ends after them.
+PAYOUT_STATES = (*ESCALATION, CaseState.SETTLED, CaseState.LICENCE_SHOWN, CaseState.WITHDRAWN, CaseState.REJECTED)
+
+
+class HoldOutcome(StrEnum):
+    """What a caseworker does with a case the recipient's answer put on hold."""
+
+    RESUME = "resume"  # the deadlines run again, from now
+    LICENCE_SHOWN = "licence_shown"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+_HOLD_ENDS = {HoldOutcome.LICENCE_SHOWN: CaseState.LICENCE_SHOWN, HoldOutcome.REJECTED: CaseState.REJECTED,
+              HoldOutcome.WITHDRAWN: CaseState.WITHDRAWN}
+
 
 class AnswerKind(StrEnum):
     """What the recipient says through the portal."""
@@ -168,10 +203,26 @@ MAX_DOCUMENT = 5 * 1024 * 1024
 #: Documents the recipient may upload (a licence it holds), recognised by their first bytes, never by their name.
 DOCUMENT_TYPES = ((b"%PDF-", "application/pdf", "pdf"), (b"\xff\xd8\xff", "image/jpeg", "jpg"),
                   (b"\x89PNG\r\n\x1a\n", "image/png", "png"))
+#: Where the recipients' documents are kept, under the data folder: `<case>/<sha256>.<ext>`.
+DOCUMENTS_FOLDER = "case-documents"
+#: The only names a kept document has; nothing else in a case's folder is ever served.
+DOCUMENT_NAME = re.compile(r"([0-9a-f]{64})\.(pdf|jpg|png)")
+_SAFE_CASE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class DocumentRefusedError(ValueError):
     """An uploaded document that is empty, too large, or not a PDF, JPEG or PNG."""
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document a recipient uploaded with an answer, as kept with the case."""
+
+    name: str
+    sha256: str
+    media_type: str
+    size: int
+    answered_at: datetime | None  # the answer that brought it (None if the history does not name it)
 
 
 def document_type(data: bytes) -> tuple[str, str]:
@@ -255,6 +306,8 @@ class SightingFacts:
     first_seen: datetime
     last_seen: datetime
     operator: dict[str, Any]
+    page_licence: PageLicenceData | None = None  # what the page gave for the image at the latest capture
+    image_rights: ImageRights | None = None  # the rights fields of the image's bytes at the latest capture
 
 
 def _hex(certificate_id: int) -> str:
@@ -276,14 +329,17 @@ class CasesService:
         market_address: The LicenseMarket the quotes are for (None: no quotes).
         quote_ttl: How long a quote is valid (its deadline).
         matrix_version: The compensation matrix (None: the newest).
+        documents_dir: Where the recipients' documents are kept (None: documents are neither kept nor listed).
     """
 
     def __init__(self, database: Database, chain_id: int, clock: Clock, *, policy: DeadlinePolicy | None = None,
                  split_policy: SplitPolicy | None = None, transport: LetterTransport | None = None,
                  portal_url: str = "http://127.0.0.1:8000", matrix_version: str | None = None,
                  message_domain: str = "tracemark.invalid", settlement_key: str | None = None,
-                 market_address: str | None = None, quote_ttl: timedelta = timedelta(minutes=30)) -> None:
+                 market_address: str | None = None, quote_ttl: timedelta = timedelta(minutes=30),
+                 documents_dir: Path | None = None) -> None:
         self.database, self.chain_id, self.clock = database, chain_id, clock
+        self.documents_dir = documents_dir
         self.settlement_key, self.market_address, self.quote_ttl = settlement_key, market_address, quote_ttl
         self.policy = policy or DeadlinePolicy()
         self.split_policy = split_policy or SplitPolicy()
@@ -315,7 +371,8 @@ class CasesService:
         return cls(database, chain_id, clock, policy=policy, split_policy=split_policy, transport=transport,
                    portal_url=settings.public_url, matrix_version=settings.compensation_matrix_version or None,
                    settlement_key=key or None, market_address=market_address,
-                   quote_ttl=timedelta(seconds=settings.settlement_quote_ttl_s))
+                   quote_ttl=timedelta(seconds=settings.settlement_quote_ttl_s),
+                   documents_dir=settings.data_dir / DOCUMENTS_FOLDER)
 
     # --- reads of the store and the indexed chain -------------------------------------------------------------
 
@@ -332,9 +389,10 @@ class CasesService:
             if row is None or site is None or row.certificate_id is None:
                 raise CaseNotFoundError(f"no sighting {sighting_id}")
             operator = json.loads(site.operator) if site.operator else {}
+            page_licence, image_rights = sightings_repo.licence_data_of(row)
             return SightingFacts(row.id, row.certificate_id, site.host, row.page_url, row.image_url,
                                  site.country_code, row.first_seen, row.last_seen,
-                                 operator if isinstance(operator, dict) else {})
+                                 operator if isinstance(operator, dict) else {}, page_licence, image_rights)
 
     def _holder_of(self, certificate_hex: str) -> tuple[str, bool]:
         """(holder, disputed) of a certificate at the confirmed block."""
@@ -422,7 +480,8 @@ class CasesService:
     def run_licence_check(self, case: Case, *, page: PageLicenceData | None = None,
                           image: ImageRights | None = None, usage: str = "commercial") -> LicenceCheck:
         """The licence check of a case's use now: standing and licences from the indexer at the confirmed block,
-        the holder's whitelist, the operator's wallets (`wallets` in its imprint data), page and image data."""
+        the holder's whitelist, the operator's wallets (`wallets` in its imprint data), page and image data (as the
+        crawler last captured them with the sighting, unless `page` / `image` are given)."""
         facts = self._facts(case)
         with self.database.read() as session:
             chain = ChainState(session, self.chain_id)
@@ -435,6 +494,8 @@ class CasesService:
         use = UseFacts(certificate_id=case.certificate_id, host=case.host, page_url=case.page_url,
                        first_seen=facts.first_seen, last_seen=facts.last_seen, country=case.country, usage=usage,
                        operator_addresses=tuple(str(w).lower() for w in wallets if isinstance(w, str)))
+        page = page if page is not None else facts.page_licence
+        image = image if image is not None else facts.image_rights
         return check_licence(disputed=disputed, holder=holder, use=use, licences=licences,
                              page=page or PageLicenceData(), image=image, now=self.clock.now())
 
@@ -535,6 +596,143 @@ class CasesService:
                            reason=reason)
         self.cases.save(moved, case.version)
         return moved
+
+    # --- the parties' views: withdrawal, answers on hold, messages, documents, payouts ------------------------------
+
+    def visible_case(self, case_id: str, caller: str, *, caseworker: bool) -> Case:
+        """A case as the caller may see it: any case for a caseworker, else only the caller's own.
+
+        Raises:
+            CaseNotFoundError: no such case, or (for a holder) one of another holder.
+        """
+        return self.any_case(case_id) if caseworker else self._own_case(case_id, caller)
+
+    def _refuse_if_paid(self, case: Case, target: CaseState) -> None:
+        if case.state in ESCALATION and self.payout(case.case_id) is not None:
+            raise TransitionError(case.case_id, case.state, target,
+                                  "the case has been settled on chain; it closes as settled")
+
+    def withdraw(self, case_id: str, holder: str, reason: str) -> Case:
+        """The holder withdraws one of its open cases (from the checked finding on, as the workflow allows); the
+        scheduler never acts on it again.
+
+        Raises:
+            CaseNotFoundError: not the holder's case.
+            TransitionError: the workflow allows no withdrawal from the case's state (a finding not yet checked, or
+                an ended case), or the case has been paid on chain already.
+            ValueError: an empty reason.
+        """
+        case = self._own_case(case_id, holder)
+        moved = transition(case, CaseState.WITHDRAWN, actor=Actor(Role.HOLDER, holder.lower()), at=self.clock.now(),
+                           reason=reason)
+        self._refuse_if_paid(case, CaseState.WITHDRAWN)
+        self.cases.save(moved, case.version)
+        return moved
+
+    def resolve_hold(self, case_id: str, caseworker: str, outcome: HoldOutcome, reason: str) -> Case:
+        """A caseworker's answer to a case the recipient's answer put on hold: resume it (the stage's deadline runs
+        again from now) or end it as licence shown, rejected or withdrawn.
+
+        Raises:
+            CaseNotFoundError: no such case.
+            TransitionError: the case is not on hold, the workflow does not allow the end from its state, the
+                caseworker is the case's holder, or the case has been paid on chain already.
+            ValueError: an empty reason.
+        """
+        case = self.any_case(case_id)
+        actor = Actor(Role.CASEWORKER, caseworker.lower())
+        now = self.clock.now()
+        if outcome is HoldOutcome.RESUME:
+            moved = resume(case, actor=actor, at=now, reason=reason)
+        else:
+            target = _HOLD_ENDS[outcome]
+            if not case.on_hold:
+                raise TransitionError(case_id, case.state, target, "the case is not on hold: no answer waits")
+            moved = transition(case, target, actor=actor, at=now, reason=reason)
+            self._refuse_if_paid(case, target)
+        self.cases.save(moved, case.version)
+        return moved
+
+    def post_message(self, case_id: str, author: str, text: str, *, caseworker: bool) -> Case:
+        """A caseworker's message on any case (both parties see it) or a holder's note to the caseworker on its own
+        case (the recipient does not see it), kept in the history; neither changes the state or a deadline.
+
+        Raises:
+            CaseNotFoundError: no such case, or (for a holder) one of another holder.
+            TransitionError: the case has ended or has no claim yet, or a caseworker writes on a case of its own.
+            ValueError: an empty text.
+        """
+        case = self.visible_case(case_id, author, caseworker=caseworker)
+        actor = Actor(Role.CASEWORKER if caseworker else Role.HOLDER, author.lower())
+        moved = write_message(case, actor=actor, at=self.clock.now(), text=text)
+        self.cases.save(moved, case.version)
+        return moved
+
+    def _documents_folder(self, case: Case, documents_dir: Path | None = None) -> Path | None:
+        root = documents_dir or self.documents_dir
+        if root is None or _SAFE_CASE_ID.fullmatch(case.case_id) is None:  # a case id is never a path of its own
+            return None
+        return root / case.case_id
+
+    @staticmethod
+    def _answered_at(case: Case, digest: str) -> datetime | None:
+        mark = f"sha256 {digest}]"
+        return next((e.at for e in case.events if e.kind is EventKind.ANSWER and e.reason.endswith(mark)), None)
+
+    def documents(self, case: Case) -> list[StoredDocument]:
+        """The documents the recipient uploaded with its answers to `case` (only `<sha256>.<pdf|jpg|png>` files of
+        the case's own folder, no links), in the order of the answers."""
+        folder = self._documents_folder(case)
+        if folder is None or folder.is_symlink() or not folder.is_dir():
+            return []
+        out: list[StoredDocument] = []
+        for entry in folder.iterdir():
+            named = DOCUMENT_NAME.fullmatch(entry.name)
+            if named is None or entry.is_symlink() or not entry.is_file():
+                continue
+            media = next(m for _magic, m, ext in DOCUMENT_TYPES if ext == named.group(2))
+            out.append(StoredDocument(entry.name, named.group(1), media, entry.stat().st_size,
+                                      self._answered_at(case, named.group(1))))
+        far = datetime.max.replace(tzinfo=UTC)
+        return sorted(out, key=lambda d: (d.answered_at or far, d.name))
+
+    def document(self, case: Case, name: str) -> tuple[StoredDocument, bytes]:
+        """One document of `case` with its bytes, checked against its name: the sha256 and the type its first bytes
+        show must match.
+
+        Raises:
+            DocumentNotFoundError: the name is not `<sha256>.<pdf|jpg|png>`, or the case has no such document.
+            DocumentDamagedError: the stored bytes do not match the name.
+        """
+        named = DOCUMENT_NAME.fullmatch(name)
+        folder = self._documents_folder(case)
+        if named is None or folder is None:
+            raise DocumentNotFoundError(f"case {case.case_id} has no document {name!r}")
+        path = folder / name
+        if folder.is_symlink() or path.is_symlink() or not path.is_file():
+            raise DocumentNotFoundError(f"case {case.case_id} has no document {name!r}")
+        data = path.read_bytes()
+        try:
+            media, ext = document_type(data)
+        except DocumentRefusedError:
+            media, ext = "", ""
+        if hashlib.sha256(data).hexdigest() != named.group(1) or ext != named.group(2):
+            raise DocumentDamagedError(f"document {name} of case {case.case_id} does not match its name")
+        return StoredDocument(name, named.group(1), media, len(data), self._answered_at(case, named.group(1))), data
+
+    def _payouts(self, case_ids: Sequence[str]) -> list[Payout]:
+        keys = {"0x" + chain_case_id(i).hex(): i for i in case_ids}
+        rows = cases_repo.settlements_of(self.database, self.chain_id, list(keys))
+        return [Payout(keys[r.case_key], r.tx_hash, r.payer, r.holder, r.holder_amount, r.treasury, r.platform_amount)
+                for r in rows]
+
+    def payouts_of(self, holder: str) -> list[Payout]:
+        """The confirmed on-chain settlements of the holder's cases (indexer, confirmed block), newest first."""
+        return self._payouts(self.cases.ids_in_states(PAYOUT_STATES, holder=holder))
+
+    def all_payouts(self) -> list[Payout]:
+        """The confirmed on-chain settlements of every case (caseworkers), newest first."""
+        return self._payouts(self.cases.ids_in_states(PAYOUT_STATES))
 
     # --- reads for the parties --------------------------------------------------------------------------------------
 
@@ -727,25 +925,34 @@ class CasesService:
         Raises:
             ValueError: an empty statement or one over 5000 characters.
             DocumentRefusedError: the document is empty, over 5 MiB, or not a PDF, JPEG or PNG (kept in
-                `documents_dir/<case>/<sha256>.<ext>` for the caseworker otherwise).
+                `documents_dir/<case>/<sha256>.<ext>` for the caseworker otherwise; `documents_dir` defaults to the
+                service's).
             TransitionError: no letter has been sent yet, or the case has ended.
         """
         text = statement.strip()
         if not 0 < len(text) <= MAX_STATEMENT:
             raise ValueError(f"a statement of 1 to {MAX_STATEMENT} characters is needed")
         reason = f"{kind.value}: {text}"
+        target: Path | None = None
         if document:
             media, ext = document_type(document)
-            if documents_dir is None:
+            folder = self._documents_folder(case, documents_dir)
+            if folder is None:
                 raise DocumentRefusedError("documents cannot be kept here")
             digest = hashlib.sha256(document).hexdigest()
-            folder = documents_dir / case.case_id
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{digest}.{ext}").write_bytes(document)
+            target = folder / f"{digest}.{ext}"
             reason += f" [document {media}, {len(document)} bytes, sha256 {digest}]"
         answered = record_answer(case, actor=Actor(Role.RECIPIENT, "recipient"), at=self.clock.now(),
-                                 reason=reason)
-        self.cases.save(answered, case.version)
+                                 reason=reason)  # refused before anything is written
+        written = target is not None and not target.exists()
+        if target is not None and document:
+            write_atomically(target, document)  # complete or absent, never half a document
+        try:
+            self.cases.save(answered, case.version)
+        except BaseException:
+            if written and target is not None:  # no answer names it: not kept (one kept before stays)
+                target.unlink(missing_ok=True)
+            raise
         return answered
 
     def match_and_evidence(self, case: Case) -> tuple[dict[str, Any], list[EvidenceEntry]]:

@@ -9,28 +9,50 @@ Holder (any signed-in wallet, for its own findings and cases only; another holde
     POST /v1/cases/{case_id}/claim                 submit the claim (standing checked on the indexed chain)
     GET  /v1/cases                                 the caller's cases;  GET /v1/cases/{case_id}: one, with history
 
+    POST /v1/cases/{case_id}/withdrawal            withdraw an open case, with a reason (the scheduler stops)
+    POST /v1/cases/{case_id}/notes                 a note to the caseworker (not shown to the recipient)
+    GET  /v1/cases/payouts                         the confirmed on-chain settlements of the caller's cases
+
 Caseworker: `GET /v1/cases/review-queue`, `POST /v1/cases/{case_id}/decision` (approve or reject, with a reason);
-`GET /v1/cases/{case_id}` shows any case to a caseworker.
+`POST /v1/cases/{case_id}/resumption` (a case the recipient's answer put on hold: resume it, or end it as
+licence_shown, rejected or withdrawn, with a reason); `POST /v1/cases/{case_id}/messages` (a message both parties
+see); `GET /v1/cases/payouts/all` (every confirmed settlement, with totals). `GET /v1/cases/{case_id}` shows any case
+to a caseworker.
+
+Both (the case's holder, or a caseworker): `GET /v1/cases/{case_id}/documents` lists the documents the recipient
+uploaded with its answers; `GET /v1/cases/{case_id}/documents/{sha256}.{pdf|jpg|png}` downloads one (as an attachment,
+never rendered inline; its sha256 checked on every read).
+
+The service is built once per app (settings, store, chain and clock) and kept on `app.state`: it holds only
+configuration and adapters, so concurrent requests share it safely.
 """
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from tracemark.api.deps import ChainIdDep, DatabaseDep, SettingsDep
 from tracemark.api.security import CaseworkerDep, SessionDep
-from tracemark.cases.clock import SystemClock
+from tracemark.cases.clock import Clock, SystemClock
 from tracemark.cases.compensation import MatrixError, Medium, Prominence, Usage
+from tracemark.cases.scheduler import ConcurrencyError
 from tracemark.cases.workflow import Case, ClaimRefusedError, TransitionError, holder_history
 from tracemark.services.cases import (
+    MAX_STATEMENT,
     CaseNotFoundError,
     CasesService,
     ChainNotIndexedError,
     ClaimedUse,
+    DocumentDamagedError,
+    DocumentNotFoundError,
+    HoldOutcome,
+    Payout,
+    StoredDocument,
     Verdict,
 )
 
@@ -46,9 +68,27 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def get_service(database: DatabaseDep, settings: SettingsDep, chain: ChainIdDep) -> CasesService:
-    """The cases service for this request (letters are sent by the scheduler, not by the API)."""
-    return CasesService.from_settings(settings, database, chain(), SystemClock())
+_service_lock = threading.Lock()
+_SYSTEM_CLOCK = SystemClock()
+
+
+def get_service(request: Request, database: DatabaseDep, settings: SettingsDep, chain: ChainIdDep) -> CasesService:
+    """The app's cases service (letters are sent by the scheduler, not by the API), built on first use and kept on
+    `app.state` while the settings, the store, the chain and the clock stay the same (a new one when any changes).
+    Time is the system's, or `app.state.cases_clock` when set (tests move it, as the portal's)."""
+    chain_id = chain()
+    state = request.app.state
+    clock: Clock = getattr(state, "cases_clock", None) or _SYSTEM_CLOCK
+    with _service_lock:
+        kept: tuple[object, CasesService] | None = getattr(state, "cases_service", None)
+        if kept is not None:
+            kept_settings, service = kept
+            if (kept_settings is settings and service.database is database and service.chain_id == chain_id
+                    and service.clock is clock):
+                return service
+        service = CasesService.from_settings(settings, database, chain_id, clock)
+        state.cases_service = (settings, service)
+        return service
 
 
 ServiceDep = Annotated[CasesService, Depends(get_service)]
@@ -144,6 +184,58 @@ class PreviewPublic(BaseModel):
     offer_price: str | None = Field(description="The post-licence price (lowest live offer), smallest CPY units.")
 
 
+class WithdrawalIn(BaseModel):
+    """The holder's withdrawal of a case."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ResumptionIn(BaseModel):
+    """A caseworker's answer to a case on hold: resume it, or end it."""
+
+    outcome: HoldOutcome
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class MessageIn(BaseModel):
+    """A message (caseworker) or a note (holder) on a case."""
+
+    text: str = Field(min_length=1, max_length=MAX_STATEMENT)
+
+
+class DocumentPublic(BaseModel):
+    """A document the recipient uploaded with an answer."""
+
+    name: str = Field(description="`<sha256>.<pdf|jpg|png>`; download it at `documents/{name}`.")
+    sha256: str
+    media_type: str
+    size: int
+    answered_at: datetime | None
+
+
+class PayoutPublic(BaseModel):
+    """A confirmed settlement of a case on chain (smallest CPY units, as decimal strings)."""
+
+    case_id: str
+    amount: str
+    holder_amount: str
+    platform_amount: str
+    holder: str
+    treasury: str
+    payer: str
+    transaction: str
+
+
+class PayoutsPublic(BaseModel):
+    """Settlements with their sums (smallest CPY units, as decimal strings), newest first."""
+
+    count: int
+    total_amount: str
+    total_holder: str
+    total_platform: str
+    payouts: list[PayoutPublic]
+
+
 class DecisionIn(BaseModel):
     """A caseworker's decision on a claim."""
 
@@ -165,6 +257,13 @@ def _public(case: Case) -> CasePublic:
 def _fail(exc: Exception) -> HTTPException:
     if isinstance(exc, CaseNotFoundError):
         return HTTPException(status.HTTP_404_NOT_FOUND, detail="no such case or finding")
+    if isinstance(exc, DocumentNotFoundError):
+        return HTTPException(status.HTTP_404_NOT_FOUND, detail="no such document")
+    if isinstance(exc, DocumentDamagedError):
+        return HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR,
+                             detail="the stored document does not match its sha256; it is not served")
+    if isinstance(exc, ConcurrencyError):
+        return HTTPException(status.HTTP_409_CONFLICT, detail="the case changed meanwhile; read it again and retry")
     if isinstance(exc, ClaimRefusedError):
         return HTTPException(status.HTTP_409_CONFLICT, detail={"message": "claim refused", "reasons": exc.reasons})
     if isinstance(exc, TransitionError):
@@ -176,7 +275,30 @@ def _fail(exc: Exception) -> HTTPException:
     raise exc
 
 
-_HANDLED = (CaseNotFoundError, ClaimRefusedError, TransitionError, ChainNotIndexedError, ValueError)
+_HANDLED = (CaseNotFoundError, ClaimRefusedError, TransitionError, ChainNotIndexedError, ValueError,
+            DocumentNotFoundError, DocumentDamagedError, ConcurrencyError)
+
+
+def _document(d: StoredDocument) -> DocumentPublic:
+    return DocumentPublic(name=d.name, sha256=d.sha256, media_type=d.media_type, size=d.size,
+                          answered_at=d.answered_at)
+
+
+def _payouts(payouts: list[Payout], limit: int, offset: int) -> PayoutsPublic:
+    return PayoutsPublic(
+        count=len(payouts), total_amount=str(sum(p.amount for p in payouts)),
+        total_holder=str(sum(p.holder_amount for p in payouts)),
+        total_platform=str(sum(p.platform_amount for p in payouts)),
+        payouts=[PayoutPublic(case_id=p.case_id, amount=str(p.amount), holder_amount=str(p.holder_amount),
+                              platform_amount=str(p.platform_amount), holder=p.holder, treasury=p.treasury,
+                              payer=p.payer, transaction=p.tx_hash) for p in payouts[offset:offset + limit]],
+    )
+
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
+DocumentName = Annotated[str, Path(pattern=r"^[0-9a-f]{64}\.(pdf|jpg|png)$",
+                                   description="`<sha256>.<pdf|jpg|png>`, as listed.")]
 
 
 @router.get("", responses=ERRORS)
@@ -190,6 +312,19 @@ def list_cases(caller: SessionDep, service: ServiceDep, limit: Annotated[int, Qu
 def review_queue(caller: CaseworkerDep, service: ServiceDep) -> list[CasePublic]:
     """Claims waiting for a caseworker, oldest first."""
     return [_public(c) for c in service.review_queue()]
+
+
+@router.get("/payouts", responses=ERRORS)
+def my_payouts(caller: SessionDep, service: ServiceDep, limit: Limit = 50, offset: Offset = 0) -> PayoutsPublic:
+    """The confirmed on-chain settlements of the caller's cases (amount, the holder's and the platform's share, the
+    transaction), newest first, with the sums over all of them."""
+    return _payouts(service.payouts_of(caller.key), limit, offset)
+
+
+@router.get("/payouts/all", responses=ERRORS)
+def all_payouts(caller: CaseworkerDep, service: ServiceDep, limit: Limit = 50, offset: Offset = 0) -> PayoutsPublic:
+    """Every confirmed on-chain settlement of a case, newest first, with the sums (caseworkers)."""
+    return _payouts(service.all_payouts(), limit, offset)
 
 
 @router.post("/findings/{sighting_id}/review", responses=ERRORS)
@@ -258,3 +393,68 @@ def decide(case_id: str, body: DecisionIn, caller: CaseworkerDep, service: Servi
         raise _fail(exc) from exc
 
 
+@router.post("/{case_id}/withdrawal", responses=ERRORS)
+def withdraw(case_id: str, body: WithdrawalIn, caller: SessionDep, service: ServiceDep) -> CasePublic:
+    """The holder withdraws one of its open cases, with a reason; no letter or deadline follows."""
+    try:
+        return _public(service.withdraw(case_id, caller.key, body.reason))
+    except _HANDLED as exc:
+        raise _fail(exc) from exc
+
+
+@router.post("/{case_id}/resumption", responses=ERRORS)
+def resumption(case_id: str, body: ResumptionIn, caller: CaseworkerDep, service: ServiceDep) -> CasePublic:
+    """A caseworker's answer to a case the recipient's answer put on hold: `resume` (the stage's deadline runs again
+    from now), or end it as `licence_shown`, `rejected` or `withdrawn`; with a reason."""
+    try:
+        return _public(service.resolve_hold(case_id, caller.key, body.outcome, body.reason))
+    except _HANDLED as exc:
+        raise _fail(exc) from exc
+
+
+@router.post("/{case_id}/messages", responses=ERRORS)
+def message(case_id: str, body: MessageIn, caller: CaseworkerDep, service: ServiceDep) -> CasePublic:
+    """A caseworker's message on a case, kept in the history both parties see."""
+    try:
+        return _public(service.post_message(case_id, caller.key, body.text, caseworker=True))
+    except _HANDLED as exc:
+        raise _fail(exc) from exc
+
+
+@router.post("/{case_id}/notes", responses=ERRORS)
+def note(case_id: str, body: MessageIn, caller: SessionDep, service: ServiceDep) -> CasePublic:
+    """The holder's note to the caseworker on one of its cases (kept in the history; the recipient does not see
+    it)."""
+    try:
+        return _public(service.post_message(case_id, caller.key, body.text, caseworker=False))
+    except _HANDLED as exc:
+        raise _fail(exc) from exc
+
+
+@router.get("/{case_id}/documents", responses=ERRORS)
+def documents(case_id: str, caller: SessionDep, service: ServiceDep) -> list[DocumentPublic]:
+    """The documents the recipient uploaded with its answers (the case's holder, or a caseworker)."""
+    try:
+        case = service.visible_case(case_id, caller.key, caseworker=caller.is_caseworker)
+    except _HANDLED as exc:
+        raise _fail(exc) from exc
+    return [_document(d) for d in service.documents(case)]
+
+
+@router.get("/{case_id}/documents/{name}", response_class=Response, responses={
+    **ERRORS, 200: {"description": "The document, as an attachment.",
+                    "content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
+    500: {"description": "The stored document does not match its sha256 (not served)."}})
+def document(case_id: str, name: DocumentName, caller: SessionDep, service: ServiceDep) -> Response:
+    """One document of the case, as an attachment (never rendered inline), after its sha256 was checked."""
+    try:
+        case = service.visible_case(case_id, caller.key, caseworker=caller.is_caseworker)
+        stored, data = service.document(case, name)
+    except _HANDLED as exc:
+        raise _fail(exc) from exc
+    return Response(data, media_type=stored.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{stored.name}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "no-store",
+    })

@@ -11,6 +11,8 @@
 
 Every route needs a session and shows only the caller's applications: anyone else's answer 404.
 The `Server-Timing` header of the answers says where the time went (audit, pin, sign, mint).
+A `RegistrationError` the service raises becomes its status and message in the app's exception handler
+(`tracemark.api.app.registration_refused`), so the routes here do not catch it.
 """
 
 from __future__ import annotations
@@ -186,7 +188,7 @@ def answer(result: Result, response: Response) -> RegistrationPublic:
 
 
 def refused(exc: RegistrationError) -> HTTPException:
-    """The HTTP answer of a refused request."""
+    """The HTTP answer of a refused request (for routes that convert it themselves, as `review` does)."""
     return HTTPException(exc.status, detail=exc.message)
 
 
@@ -198,10 +200,7 @@ def _sha(value: str) -> str:
 def declaration(body: Annotated[DeclarationCreate, Body()], caller: SessionDep,
                 service: RegistrationServiceDep) -> DeclarationPublic:
     """The declaration of authorship to sign for one of the caller's originals, a title and a creator name."""
-    try:
-        text = service.declaration_of_original(caller.address, _sha(body.original), body.title, body.creator_name)
-    except RegistrationError as exc:
-        raise refused(exc) from exc
+    text = service.declaration_of_original(caller.address, _sha(body.original), body.title, body.creator_name)
     return DeclarationPublic(text=text)
 
 
@@ -214,10 +213,7 @@ def apply(body: Annotated[ApplicationCreate, Body()], caller: SessionDep, servic
         declaration_signature=body.declaration_signature, royalty_bps=body.royalty_bps,
         captured_at=body.captured_at, licence_terms=body.licence_terms, relay=body.relay,
     )
-    try:
-        return answer(service.apply(caller.address, application), response)
-    except RegistrationError as exc:
-        raise refused(exc) from exc
+    return answer(service.apply(caller.address, application), response)
 
 
 @router.get("", response_model=list[RegistrationPublic], responses={401: ERRORS[401]})
@@ -230,37 +226,25 @@ def list_registrations(caller: SessionDep, service: RegistrationServiceDep,
 @router.get("/{registration_id}", response_model=RegistrationPublic, responses=ERRORS)
 def get_registration(registration_id: str, caller: SessionDep, service: RegistrationServiceDep) -> RegistrationPublic:
     """One of the caller's applications (its mint checked against the chain)."""
-    try:
-        return public(service.owned(caller.address, registration_id[:64]))
-    except RegistrationError as exc:
-        raise refused(exc) from exc
+    return public(service.owned(caller.address, registration_id[:64]))
 
 
 @router.post("/{registration_id}/relay", response_model=RegistrationPublic, responses=ERRORS)
 def relay(registration_id: str, caller: SessionDep, service: RegistrationServiceDep,
           response: Response) -> RegistrationPublic:
     """Asks the service to send the registration transaction from its relayer account."""
-    try:
-        return answer(service.relay(caller.address, registration_id[:64]), response)
-    except RegistrationError as exc:
-        raise refused(exc) from exc
+    return answer(service.relay(caller.address, registration_id[:64]), response)
 
 
 @router.post("/{registration_id}/transaction", response_model=RegistrationPublic, responses=ERRORS)
 def transaction(registration_id: str, body: Annotated[TransactionCreate, Body()], caller: SessionDep,
                 service: RegistrationServiceDep) -> RegistrationPublic:
     """Records the registration transaction the caller's wallet sent."""
-    try:
-        return public(service.submitted(caller.address, registration_id[:64], body.tx_hash).registration)
-    except RegistrationError as exc:
-        raise refused(exc) from exc
+    return public(service.submitted(caller.address, registration_id[:64], body.tx_hash).registration)
 
 
 @router.post("/{registration_id}/attestation", response_model=RegistrationPublic, responses=ERRORS)
 def attestation(registration_id: str, caller: SessionDep, service: RegistrationServiceDep,
                 response: Response) -> RegistrationPublic:
     """Signs a fresh attestation for an approved or published application (e.g. after one expired)."""
-    try:
-        return answer(service.reattest(caller.address, registration_id[:64]), response)
-    except RegistrationError as exc:
-        raise refused(exc) from exc
+    return answer(service.reattest(caller.address, registration_id[:64]), response)
