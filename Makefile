@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run test lint typecheck test-contracts test-invariants test-backend slither soak gas abi clean
+.PHONY: setup browser run test lint typecheck test-contracts test-invariants test-backend slither soak gas abi clean
 
 ## setup: the Python venv (pinned by constraints.txt) and the npm packages (pinned by package-lock.json)
 setup: $(BIN)/.installed node_modules/.installed
@@ -24,12 +24,21 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+## browser: Debian's chromium for the portal's browser tests (Playwright drives /usr/bin/chromium; never
+## `playwright install`, which downloads a browser). Installed with apt-get as root (or through sudo) when missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y --no-install-recommends chromium; \
+		elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y --no-install-recommends chromium; \
+		else echo "NOTE: chromium is missing and cannot be installed here; the browser tests will be skipped"; fi; \
+	fi
+
 ## run: local chain (anvil, state kept in var/), contracts deployed once, HTTP API; Ctrl-C stops all
 run: setup
 	$(BIN)/tracemark run
 
 ## test: lint, types, contract tests, invariant fuzzing, backend tests, Slither
-test: setup lint typecheck test-contracts test-invariants test-backend slither
+test: setup browser lint typecheck test-contracts test-invariants test-backend slither
 
 lint:
 	$(BIN)/ruff check backend tests benchmarks scripts

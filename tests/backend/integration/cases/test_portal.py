@@ -75,16 +75,18 @@ def test_the_portal_from_link_to_settled(w: World, deployed_state: DeployedState
 
     page = client.get(path_of(link))
     assert page.status_code == 200, page.text
-    assert "Abgleichsbericht" in page.text and "score: 0.93" in page.text
+    assert "Abgleichsbericht" in page.text and "Übereinstimmungswert: 0,93" in page.text
     assert "&lt;urn:uuid:0b0e0c4e-1d2a-4c7e-9a55-6c1f0e2b7a11&gt;" in page.text and "sha256:" + "ab" * 32 in page.text
     assert "tracemark evidence verify" in page.text and "Prüfen Sie die Beweise selbst mit:" in page.text
     csp = page.headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
+    assert "default-src 'none'" in csp and "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe" not in csp and "http" not in csp and "*" not in csp  # nothing inline, nothing external
     assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
     text = page.text
     assert '<html lang="de">' in text and "Ihr Fall zu shop.example.de" in text
     assert "Zu zahlender Betrag: 40,00 CPY" in text and "So wird der Betrag berechnet" in text
-    assert "<script" not in text and "http://" not in text.split("<body>")[0]
+    assert re.findall(r"<script[^>]*>", text) == ['<script src="/static/portal/pay.js" defer>']  # ours, no inline
+    assert "http://" not in text.split("<body>")[0]
     assert case_id not in text and other.case_id not in text  # the page names no case id
     other_page = client.get(path_of(other_link))
     assert other_page.status_code == 200 and "/later" in other_page.text and "/claimed" not in other_page.text
