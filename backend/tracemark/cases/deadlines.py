@@ -65,15 +65,19 @@ class DeadlinePolicy:
         """A policy from whole days (as configured in Settings)."""
         return cls(timedelta(days=reminder), timedelta(days=damages), timedelta(days=lawyer), timedelta(days=court))
 
-    def wait(self, state: CaseState) -> timedelta | None:
-        """How long `state` waits before its next stage, or None for a state without a deadline."""
+    def waits(self) -> dict[CaseState, timedelta]:
+        """Every state with a deadline and how long it waits (a stage is due once it began that long ago)."""
         return {
             CaseState.APPROVED: timedelta(0),
             CaseState.OFFER: self.reminder_after,
             CaseState.REMINDER: self.damages_after,
             CaseState.DAMAGES: self.lawyer_after,
             CaseState.LAWYER_WARNING: self.court_after,
-        }.get(state)
+        }
+
+    def wait(self, state: CaseState) -> timedelta | None:
+        """How long `state` waits before its next stage, or None for a state without a deadline."""
+        return self.waits().get(state)
 
     def deadline(self, case: Case) -> datetime | None:
         """When the case's current stage runs out, or None (no deadline, on hold, or ended)."""

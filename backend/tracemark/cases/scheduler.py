@@ -2,7 +2,7 @@
 
 ```
 run_once(): now = clock.now()
-  for each due transition (due_transitions over the repository's open cases):
+  for each due transition (due_transitions over the repository's due cases, batch by batch):
     ledger.is_done(key)?                      -> skip (acted before)
     ledger.claim(key, worker, now, lease)?    -> no: another worker holds it (skip)
     re-read the case; still in the stage?     -> no: it moved meanwhile (release, skip)
@@ -14,31 +14,41 @@ run_once(): now = clock.now()
 ```
 
 Everything the scheduler knows between runs lives behind two ports: `CaseRepository` (the cases, saved with a
-version check) and `ActionLedger` (the idempotency keys). A restarted scheduler reads both and carries on; an action
-whose worker died holds its key until its lease runs out, then the next run takes it over. The effect runs before
-the case is saved, so a crash between them repeats the effect, never skips it: the letter dispatcher keeps each
-letter under the same key and does not send a kept letter again (see `letters.LetterDispatcher`).
+version check, and the query for the due ones, which the SQL repository answers from an index on when each stage
+began, so that a run costs what is due, not what is open) and `ActionLedger` (the idempotency keys). A restarted
+scheduler reads both and carries on; an action whose worker died holds its key until its lease runs out, then the
+next run takes it over. The effect runs before the case is saved, so a crash between them repeats the effect, never
+skips it: the letter dispatcher keeps each letter under the same key and does not send a kept letter again (see
+`letters.LetterDispatcher`).
 
-The SQL ledger, for later (`store/`): a table `case_actions (key TEXT PRIMARY KEY, case_id, stage, worker,
-claimed_at, lease_until, done_at)`. `claim` is one statement: `INSERT ... ON CONFLICT (key) DO UPDATE SET worker =
-:worker, claimed_at = :now, lease_until = :until WHERE case_actions.done_at IS NULL AND (case_actions.lease_until <
-:now OR case_actions.worker = :worker)`, true when a row was written; `complete` sets `done_at` in the same
-transaction that saves the case (`UPDATE cases SET ..., version = version + 1 WHERE id = :id AND version =
-:expected`), so the state and the key can never disagree.
+The SQL ledger (`tracemark.store.case_repository.SqlActionLedger`) claims a key in one statement (`INSERT ... ON
+CONFLICT (key) DO UPDATE ... WHERE done_at IS NULL AND (lease_until < :now OR worker = :worker)`), true when a row
+was written.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Protocol
 
 from tracemark.cases.clock import Clock
 from tracemark.cases.deadlines import DeadlinePolicy, DueTransition, due_transitions
 from tracemark.cases.licence_check import CheckOutcome, LicenceCheck
 from tracemark.cases.workflow import SCHEDULER, Actor, Case, CaseError, record_licence_check, transition
+
+#: Due cases acted on per batch (oldest deadline first within a batch).
+BATCH = 500
+
+
+def batched(items: Iterable[Case], size: int) -> Iterator[list[Case]]:
+    """`items` in lists of `size` (the last may be shorter), read lazily."""
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 class ConcurrencyError(CaseError):
@@ -60,8 +70,10 @@ class CaseRepository(Protocol):
         """Stores `case` if the stored one still has `expected_version` (0: a new case); else `ConcurrencyError`."""
         ...
 
-    def open_cases(self) -> Iterable[Case]:
-        """Every case that has not ended."""
+    def due_cases(self, now: datetime, policy: DeadlinePolicy) -> Iterable[Case]:
+        """The open cases not on hold whose stage deadline under `policy` has passed at `now` (a superset is
+        allowed: the scheduler asks `due_transitions` again). Read lazily, so that a run over many due cases never
+        holds them all: the scheduler acts on each before it asks for the next batch."""
         ...
 
 
@@ -126,6 +138,10 @@ class InMemoryCaseRepository:
         """The cases that have not ended."""
         with self._lock:
             return [c for c in self._cases.values() if c.is_open]
+
+    def due_cases(self, now: datetime, policy: DeadlinePolicy) -> list[Case]:
+        """The open cases whose deadline has passed."""
+        return [c for c in self.open_cases() if (deadline := policy.deadline(c)) is not None and deadline <= now]
 
 
 @dataclass
@@ -209,12 +225,13 @@ class DeadlineScheduler:
         """Applies every transition due now; an error in one case is reported and does not stop the others."""
         now = self.clock.now()
         report = RunReport()
-        for due in due_transitions(self.cases.open_cases(), now, self.policy):
-            try:
-                self._apply(due, now, report)
-            except Exception as exc:  # one case's failure must not stop the run; the key stays open for a retry
-                self.ledger.release(due.key, self.worker)
-                report.failed.append((due.key, f"{type(exc).__name__}: {exc}"))
+        for batch in batched(self.cases.due_cases(now, self.policy), BATCH):
+            for due in due_transitions(batch, now, self.policy):
+                try:
+                    self._apply(due, now, report)
+                except Exception as exc:  # one case's failure must not stop the run; the key stays open for a retry
+                    self.ledger.release(due.key, self.worker)
+                    report.failed.append((due.key, f"{type(exc).__name__}: {exc}"))
         return report
 
     def _apply(self, due: DueTransition, now: datetime, report: RunReport) -> None:

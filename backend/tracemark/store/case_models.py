@@ -56,10 +56,13 @@ class CaseRecord(Base):
         Text, doc="The use as the holder described it with the claim (JSON), for the compensation.")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    stage_started_at: Mapped[datetime] = mapped_column(
+        UtcDateTime, doc="When the current stage began (`Case.stage_started_at`): its deadline runs from here.")
 
     __table_args__ = (
         Index("ix_cases_holder", "holder", "updated_at"),
         Index("ix_cases_open_state", "is_open", "state"),
+        Index("ix_cases_stage", "state", "stage_started_at", "id"),
         UniqueConstraint("sighting_id", "holder", name="uq_cases_sighting_holder"),
     )
 

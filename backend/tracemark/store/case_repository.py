@@ -11,15 +11,17 @@ RETURNING key`), so two workers racing for a key cannot both get it, on SQLite a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tracemark.cases.deadlines import DeadlinePolicy
 from tracemark.cases.letters import Letter, LetterKind
 from tracemark.cases.licence_check import CheckOutcome, LicenceCheck, Observation, Source
 from tracemark.cases.scheduler import CaseNotFoundError, ConcurrencyError
@@ -33,9 +35,13 @@ from tracemark.store.case_models import (
     CaseRecord,
     WhitelistEntry,
 )
+from tracemark.store.chain_models import Settlement
+from tracemark.store.chain_repository import ChainState
 from tracemark.store.database import Database
 
 MAX_PAGE = 200
+#: Due cases read per query by `SqlCaseRepository.due_cases`.
+DUE_PAGE = 500
 
 
 def certificate_hex(certificate_id: int) -> str:
@@ -135,6 +141,7 @@ class SqlCaseRepository:
         now = case.last_event.at
         values: dict[str, Any] = {
             "state": case.state.value, "is_open": case.is_open, "on_hold": case.on_hold, "version": case.version,
+            "stage_started_at": case.stage_started_at,
             "licence_checks": json.dumps([_check_to_json(c) for c in case.licence_checks], sort_keys=True,
                                          separators=(",", ":")),
             "updated_at": now,
@@ -176,6 +183,30 @@ class SqlCaseRepository:
                 CaseRecord.id)).all()
             return _load(session, rows)
 
+    def due_cases(self, now: datetime, policy: DeadlinePolicy) -> Iterator[Case]:
+        """The open cases not on hold whose stage deadline has passed at `now`: for each state with a deadline, the
+        cases whose stage began at or before `now - wait`, from the index on (state, stage start, id), read in
+        pages of `DUE_PAGE` in deadline order. Each page is read in its own short transaction and handed out after
+        it ends, so the scheduler's writes between pages never wait on it."""
+        for state, wait in policy.waits().items():
+            query = select(CaseRecord).where(
+                CaseRecord.state == state.value, CaseRecord.stage_started_at <= now - wait,
+                CaseRecord.is_open.is_(True), CaseRecord.on_hold.is_(False))
+            after: tuple[datetime, str] | None = None
+            while True:
+                page = query
+                if after is not None:
+                    page = page.where(or_(CaseRecord.stage_started_at > after[0], and_(
+                        CaseRecord.stage_started_at == after[0], CaseRecord.id > after[1])))
+                with self.database.read() as session:
+                    rows = session.scalars(page.order_by(CaseRecord.stage_started_at, CaseRecord.id).limit(
+                        DUE_PAGE)).all()
+                    cases = _load(session, rows)
+                    after = (rows[-1].stage_started_at, rows[-1].id) if rows else None
+                yield from cases
+                if len(cases) < DUE_PAGE:
+                    break
+
     def for_holder(self, holder: str, *, limit: int = MAX_PAGE, offset: int = 0) -> list[Case]:
         """A holder's cases, newest change first."""
         with self.database.read() as session:
@@ -191,6 +222,15 @@ class SqlCaseRepository:
                 CaseRecord.is_open.is_(True), CaseRecord.state.in_(wanted)).order_by(
                 CaseRecord.updated_at, CaseRecord.id).limit(min(limit, MAX_PAGE))).all()
             return _load(session, rows)
+
+    def ids_in_states(self, states: Iterable[CaseState], *, holder: str | None = None) -> list[str]:
+        """The ids of every case (open or ended) in any of `states`, of one holder or of all, sorted."""
+        wanted = [s.value for s in states]
+        query = select(CaseRecord.id).where(CaseRecord.state.in_(wanted))
+        if holder is not None:
+            query = query.where(CaseRecord.holder == holder.lower())
+        with self.database.read() as session:
+            return list(session.scalars(query.order_by(CaseRecord.id)))
 
     def for_sighting(self, sighting_id: int, holder: str) -> Case | None:
         """The holder's case opened from a sighting, if any."""
@@ -297,6 +337,41 @@ class SqlLetterStore:
             rows = session.scalars(select(CaseLetterRecord).where(CaseLetterRecord.case_id == case_id).order_by(
                 CaseLetterRecord.created_at, CaseLetterRecord.key)).all()
             return [_letter(r) for r in rows]
+
+
+# --- settlements of cases on chain ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseSettlement:
+    """A `ClaimSettled` of a case as the indexer recorded it (amounts in smallest CPY units)."""
+
+    case_key: str  # the case's bytes32 on chain, 0x hex
+    tx_hash: str
+    block_number: int
+    pos: int
+    payer: str
+    holder: str
+    holder_amount: int
+    treasury: str
+    platform_amount: int
+
+
+def settlements_of(database: Database, chain_id: int, case_keys: Sequence[str]) -> list[CaseSettlement]:
+    """The confirmed settlements (indexer, confirmed block) of the cases with these on-chain keys, newest first;
+    none while the chain has not been indexed."""
+    out: list[CaseSettlement] = []
+    with database.read() as session:
+        point = ChainState(session, chain_id).read_point()
+        if point is None:
+            return []
+        for start in range(0, len(case_keys), 500):
+            rows = session.scalars(select(Settlement).where(
+                Settlement.chain_id == chain_id, Settlement.pos < point.cut,
+                Settlement.case_id.in_(list(case_keys[start:start + 500]))))
+            out += [CaseSettlement(r.case_id, r.tx_hash, r.block_number, r.pos, r.payer, r.holder,
+                                   int(r.holder_amount, 16), r.treasury, int(r.platform_amount, 16)) for r in rows]
+    return sorted(out, key=lambda r: r.pos, reverse=True)
 
 
 # --- the holder's whitelist and the claimed use ----------------------------------------------------------------

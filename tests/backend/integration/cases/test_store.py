@@ -6,17 +6,28 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from tests.backend.unit.cases.support import CASEWORKER, HOLDER_ADDR, SYSTEM, case_in, clear_check, found_check
+from tests.backend.unit.cases.support import (
+    CASEWORKER,
+    HOLDER,
+    HOLDER_ADDR,
+    RECIPIENT,
+    SYSTEM,
+    case_in,
+    clear_check,
+    found_check,
+)
 from tracemark.cases.clock import ManualClock
 from tracemark.cases.deadlines import DeadlinePolicy, DueTransition
 from tracemark.cases.letters import Letter, LetterKind
 from tracemark.cases.scheduler import CaseNotFoundError, ConcurrencyError, DeadlineScheduler
-from tracemark.cases.workflow import Case, CaseState, record_licence_check, transition
+from tracemark.cases.workflow import Case, CaseState, record_answer, record_licence_check, resume, transition
 from tracemark.store import Database
+from tracemark.store.case_models import CaseRecord
 from tracemark.store.case_repository import SqlActionLedger, SqlCaseRepository, SqlLetterStore
 
 pytestmark = pytest.mark.integration
@@ -45,7 +56,10 @@ def test_the_migrations_have_a_single_head() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     script = ScriptDirectory.from_config(config)
-    assert script.get_heads() == ["0005_case_portal_links"]
+    files = {p.stem for p in (MIGRATIONS_DIR / "versions").glob("0*.py")}
+    heads = script.get_heads()
+    assert len(heads) == 1 and heads[0] == max(files)  # the newest file is the one head
+    assert {r.revision for r in script.walk_revisions()} == files  # and every file is on its one line
     assert script.get_revision("0004_cases").down_revision == "0003_sightings"
 
 
@@ -268,3 +282,64 @@ def test_one_case_per_sighting_and_holder(any_database: Database) -> None:
     found = repo.for_sighting(sighting_id, HOLDER_ADDR)
     assert found is not None and found.case_id == "first"
     assert repo.for_sighting(sighting_id, "0x" + "9" * 40) is None
+
+
+def _variety(base: datetime) -> list[Case]:
+    """Cases in every stage with a deadline, at several ages, plus some on hold, ended or without a deadline."""
+    cases = []
+    for n, state in enumerate([CaseState.APPROVED, CaseState.OFFER, CaseState.REMINDER, CaseState.DAMAGES,
+                               CaseState.LAWYER_WARNING, CaseState.COURT, CaseState.CLAIM_SUBMITTED] * 3):
+        cases.append(case_in(state, f"c-{n:02d}", at=base - n * 3 * DAY))
+    on_hold = case_in(CaseState.OFFER, "c-held", at=base - 60 * DAY)
+    cases.append(record_answer(on_hold, actor=RECIPIENT, at=on_hold.last_event.at, reason="we hold a licence"))
+    held = case_in(CaseState.OFFER, "c-resumed", at=base - 60 * DAY)
+    held = record_answer(held, actor=RECIPIENT, at=held.last_event.at, reason="a question")
+    cases.append(resume(held, actor=CASEWORKER, at=base - 2 * DAY, reason="answered"))  # its clock restarted
+    cases.append(transition(case_in(CaseState.OFFER, "c-ended", at=base - 60 * DAY), CaseState.WITHDRAWN,
+                            actor=HOLDER, at=base - 50 * DAY, reason="settled privately"))
+    return cases
+
+
+def test_due_cases_come_from_the_index_page_by_page(any_database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tracemark.store.case_repository.DUE_PAGE", 2)
+    repo = SqlCaseRepository(any_database)
+    base = datetime(2026, 6, 1, tzinfo=UTC)
+    cases = _variety(base)
+    for case in cases:
+        repo.save(case, 0)
+    for now in (base, base + 5 * DAY, base + 20 * DAY, base + 90 * DAY):
+        expected = sorted(c.case_id for c in cases
+                          if (deadline := POLICY.deadline(c)) is not None and deadline <= now)
+        got = [c.case_id for c in repo.due_cases(now, POLICY)]
+        assert sorted(got) == expected and len(got) == len(set(got)), now
+    assert "c-held" not in got and "c-ended" not in got and "c-resumed" in got
+    # in deadline order within each state
+    offers = [c for c in repo.due_cases(base + 90 * DAY, POLICY) if c.state is CaseState.OFFER]
+    assert [c.stage_started_at for c in offers] == sorted(c.stage_started_at for c in offers)
+
+
+def test_a_moved_case_leaves_the_due_query(any_database: Database) -> None:
+    repo = SqlCaseRepository(any_database)
+    offer = case_in(CaseState.OFFER)
+    repo.save(offer, 0)
+    later = offer.last_event.at + 15 * DAY
+    assert [c.case_id for c in repo.due_cases(later, POLICY)] == [offer.case_id]
+    reminder = transition(offer, CaseState.REMINDER, actor=SYSTEM, at=later, reason="deadline")
+    repo.save(reminder, offer.version)
+    assert list(repo.due_cases(later, POLICY)) == []
+    assert [c.case_id for c in repo.due_cases(later + 10 * DAY, POLICY)] == [offer.case_id]
+
+
+def test_the_stage_start_of_stored_cases_is_filled_in_by_the_migration(any_database: Database) -> None:
+    repo = SqlCaseRepository(any_database)
+    base = datetime(2026, 6, 1, tzinfo=UTC)
+    cases = _variety(base)
+    for case in cases:
+        repo.save(case, 0)
+    any_database.downgrade("0006_sighting_licence_data")
+    any_database.migrate()
+    with any_database.read() as session:
+        stored = dict(session.execute(select(CaseRecord.id, CaseRecord.stage_started_at)).all())
+    assert stored == {c.case_id: c.stage_started_at for c in cases}
+    assert sorted(c.case_id for c in repo.due_cases(base + 90 * DAY, POLICY)) == sorted(
+        c.case_id for c in cases if (d := POLICY.deadline(c)) is not None and d <= base + 90 * DAY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -251,3 +252,30 @@ def test_a_run_that_died_after_saving_completes_the_key_later(world: World) -> N
     sched._apply(stale, clock.now(), report)
     assert report.skipped == [(key, "the case entered offer before")] and ledger.is_done(key)
     assert sum(e.to_state is CaseState.OFFER for e in repo.get(case.case_id).events) == 1
+
+
+class LazyRepository(InMemoryCaseRepository):
+    """Hands out due cases one at a time and records how far ahead of the scheduler's actions it was read."""
+
+    def __init__(self, effects: Effects) -> None:
+        super().__init__()
+        self.effects = effects
+        self.read_ahead: list[int] = []
+
+    def due_cases(self, now: datetime, policy: DeadlinePolicy) -> Iterator[Case]:  # type: ignore[override]
+        for n, case in enumerate(super().due_cases(now, policy), start=1):
+            self.read_ahead.append(n - len(self.effects.calls))
+            yield case
+
+
+def test_a_run_acts_on_due_cases_batch_by_batch(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    _repo, ledger, clock, _case = world
+    monkeypatch.setattr("tracemark.cases.scheduler.BATCH", 4)
+    effects = Effects()
+    repo = LazyRepository(effects)
+    for i in range(10):
+        repo.save(case_in(CaseState.APPROVED, f"case-{i:02d}"), 0)
+    report = DeadlineScheduler(repo, ledger, clock, POLICY, effect=effects).run_once()
+    assert sorted(d.case_id for d in report.applied) == [f"case-{i:02d}" for i in range(10)]
+    assert len(effects.calls) == 10 and max(repo.read_ahead) <= 4  # never more than one batch read ahead
+    assert DeadlineScheduler(repo, ledger, clock, POLICY, effect=effects).run_once().applied == []
