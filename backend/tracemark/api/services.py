@@ -1,4 +1,4 @@
-"""The adapters and services the registration routes use, built on first use and kept on `app.state`.
+"""The adapters and services the routes use, built on first use and kept on `app.state`.
 
 Like the store (`api.deps.get_database`), nothing here is opened by an app that never serves these routes.
 """
@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 
 from tracemark.api.deps import get_database
+from tracemark.cases.clock import Clock, SystemClock
 from tracemark.chain.deployments import DeploymentError, load_deployment
 from tracemark.chain.keys import KeyUnavailableError, load_key
 from tracemark.chain.node import ChainNode, ChainUnavailableError
@@ -18,6 +19,7 @@ from tracemark.config import Settings
 from tracemark.ipfs import ContentStore
 from tracemark.ipfs.configured import open_content_store
 from tracemark.matching import MatchIndex
+from tracemark.services.cases import CasesService
 from tracemark.services.registration import (
     DEV_RELAYER_KEY,
     DEV_VERIFIER_KEY,
@@ -27,8 +29,10 @@ from tracemark.services.registration import (
     Web3Registrar,
 )
 from tracemark.storage import OriginalStore
+from tracemark.store import Database
 
 _lock = threading.RLock()
+_SYSTEM_CLOCK = SystemClock()
 
 
 def _lazy(request: Request, name: str, build: Any) -> Any:
@@ -96,6 +100,38 @@ def get_registration_service(request: Request) -> RegistrationService:
         if service is None:
             service = build_registration_service(request)
             request.app.state.registration_service = service
+        return service
+
+
+def market_of(settings: Settings, chain_id: int) -> str | None:
+    """The LicenseMarket of the chain's deployment record, or None without one (no settlement quotes then)."""
+    try:
+        return load_deployment(settings.deployments_dir, chain_id).address_of("LicenseMarket")
+    except (DeploymentError, KeyError):
+        return None
+
+
+def get_cases_service(request: Request, settings: Settings, database: Database, chain_id: int) -> CasesService:
+    """The app's cases service, shared by the holder and caseworker routes and the portal: built on first use and
+    kept on `app.state` while the settings, the store, the chain, the clock and the deployment's market stay the
+    same (a new one when any changes). It signs settlement quotes for the market with the settlement key; a key
+    that cannot be read leaves it without quotes. Letters are sent by the scheduler, never by the API. Time is the
+    system's, or `app.state.cases_clock` when set (tests move it)."""
+    state = request.app.state
+    clock: Clock = getattr(state, "cases_clock", None) or _SYSTEM_CLOCK
+    market = market_of(settings, chain_id)
+    with _lock:
+        kept: tuple[Settings, str | None, CasesService] | None = getattr(state, "cases_service", None)
+        if kept is not None:
+            kept_settings, kept_market, service = kept
+            if (kept_settings is settings and kept_market == market and service.database is database
+                    and service.chain_id == chain_id and service.clock is clock):
+                return service
+        try:
+            service = CasesService.from_settings(settings, database, chain_id, clock, market_address=market)
+        except KeyUnavailableError:
+            service = CasesService.from_settings(settings, database, chain_id, clock)
+        state.cases_service = (settings, market, service)
         return service
 
 

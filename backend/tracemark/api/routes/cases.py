@@ -29,7 +29,6 @@ configuration and adapters, so concurrent requests share it safely.
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -38,7 +37,7 @@ from pydantic import BaseModel, Field
 
 from tracemark.api.deps import ChainIdDep, DatabaseDep, SettingsDep
 from tracemark.api.security import CaseworkerDep, SessionDep
-from tracemark.cases.clock import Clock, SystemClock
+from tracemark.api.services import get_cases_service
 from tracemark.cases.compensation import MatrixError, Medium, Prominence, Usage
 from tracemark.cases.scheduler import ConcurrencyError
 from tracemark.cases.workflow import Case, ClaimRefusedError, TransitionError, holder_history
@@ -68,27 +67,9 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-_service_lock = threading.Lock()
-_SYSTEM_CLOCK = SystemClock()
-
-
 def get_service(request: Request, database: DatabaseDep, settings: SettingsDep, chain: ChainIdDep) -> CasesService:
-    """The app's cases service (letters are sent by the scheduler, not by the API), built on first use and kept on
-    `app.state` while the settings, the store, the chain and the clock stay the same (a new one when any changes).
-    Time is the system's, or `app.state.cases_clock` when set (tests move it, as the portal's)."""
-    chain_id = chain()
-    state = request.app.state
-    clock: Clock = getattr(state, "cases_clock", None) or _SYSTEM_CLOCK
-    with _service_lock:
-        kept: tuple[object, CasesService] | None = getattr(state, "cases_service", None)
-        if kept is not None:
-            kept_settings, service = kept
-            if (kept_settings is settings and service.database is database and service.chain_id == chain_id
-                    and service.clock is clock):
-                return service
-        service = CasesService.from_settings(settings, database, chain_id, clock)
-        state.cases_service = (settings, service)
-        return service
+    """The app's cases service (`api.services.get_cases_service`)."""
+    return get_cases_service(request, settings, database, chain())
 
 
 ServiceDep = Annotated[CasesService, Depends(get_service)]

@@ -39,20 +39,16 @@ from typing import Annotated, Any
 from babel.numbers import format_decimal
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile, status
 from fastapi.responses import HTMLResponse, JSONResponse
-from web3 import HTTPProvider, Web3
 
 from tracemark.api.deps import ChainIdDep, DatabaseDep, NodeDep, SettingsDep
 from tracemark.api.limits import RateLimiter
 from tracemark.api.routes.ipfs import LocalBlocks
-from tracemark.api.services import get_content_store
-from tracemark.cases.clock import Clock, SystemClock
+from tracemark.api.services import get_cases_service, get_content_store
 from tracemark.cases.letters import N_, choose_language, format_amount, translate, working_lines
 from tracemark.cases.workflow import ESCALATION, Case, TransitionError, recipient_history
-from tracemark.chain.contracts import abi_of
 from tracemark.chain.deployments import DeploymentError
-from tracemark.chain.eip712 import CPY_DOMAIN, Domain, Permit, typed_data
-from tracemark.chain.keys import KeyUnavailableError
 from tracemark.chain.node import ChainUnavailableError
+from tracemark.chain.settlement import wallet_payment
 from tracemark.services.cases import (
     MAX_DOCUMENT,
     MAX_STATEMENT,
@@ -62,7 +58,6 @@ from tracemark.services.cases import (
     DocumentRefusedError,
     EvidenceEntry,
     NotPayableError,
-    SettlementOffer,
     SettlementUnavailableError,
 )
 from tracemark.services.contracts import current_deployment
@@ -125,20 +120,9 @@ def rate_limited(request: Request) -> None:
 RateLimited = Annotated[None, Depends(rate_limited)]
 
 
-def get_service(request: Request, database: DatabaseDep, settings: SettingsDep, chain: ChainIdDep,
-                node: NodeDep) -> CasesService:
-    """The cases service with the deployment's market, when the node answers (quotes need it). Time is the system's,
-    or `app.state.cases_clock` when set (tests move it, as the scheduler's)."""
-    chain_id = chain()
-    clock: Clock = getattr(request.app.state, "cases_clock", None) or SystemClock()
-    try:
-        market: str | None = current_deployment(node, settings.deployments_dir).address_of("LicenseMarket")
-    except (ChainUnavailableError, DeploymentError, KeyError):
-        market = None
-    try:
-        return CasesService.from_settings(settings, database, chain_id, clock, market_address=market)
-    except KeyUnavailableError:
-        return CasesService.from_settings(settings, database, chain_id, clock)
+def get_service(request: Request, database: DatabaseDep, settings: SettingsDep, chain: ChainIdDep) -> CasesService:
+    """The app's cases service (`api.services.get_cases_service`), with the deployment's market for quotes."""
+    return get_cases_service(request, settings, database, chain())
 
 
 ServiceDep = Annotated[CasesService, Depends(get_service)]
@@ -472,54 +456,6 @@ def portal_answer(token: str, service: ServiceDep, settings: SettingsDep, _limit
 JSON_HEADERS = {**MEDIA_HEADERS, "Content-Disposition": "inline"}
 
 
-def _word_positions(blank: str, marked: str) -> dict[str, int]:
-    """Where (hex characters into `blank`) the words of the sentinel values v = 0xff, r = 0xaa.., s = 0xbb.. lie."""
-    found: dict[str, int] = {}
-    for at in range(10, len(marked), 64):
-        word = marked[at : at + 64]
-        if word == blank[at : at + 64]:
-            continue
-        name = {"0" * 62 + "ff": "v_at", "aa" * 32: "r_at", "bb" * 32: "s_at"}.get(word)
-        if name is None or name in found:
-            raise ValueError("unexpected layout of settleClaimWithPermit")
-        found[name] = at
-    if len(found) != 3:
-        raise ValueError("unexpected layout of settleClaimWithPermit")
-    return found
-
-
-def wallet_payment(offer: SettlementOffer, node_url: str, timeout_s: float, cpy_address: str) -> dict[str, Any]:
-    """What the page's script needs to pay a quote with one transaction: the EIP-2612 permit of exactly the quote's
-    amount to the market (typed data for `eth_signTypedData_v4`, as a JSON text with every integer a decimal string),
-    and the `settleClaimWithPermit` calldata with zero words where the permit's v, r and s go (and where they lie),
-    with the payer's CPY balance.
-
-    Raises:
-        ChainUnavailableError: the node does not answer.
-    """
-    w3 = Web3(HTTPProvider(node_url, request_kwargs={"timeout": timeout_s}))
-    token = w3.eth.contract(Web3.to_checksum_address(cpy_address), abi=abi_of("CPYToken"))
-    payer = Web3.to_checksum_address(offer.quote.payer)
-    try:
-        nonce = int(token.functions.nonces(payer).call())
-        balance = int(token.functions.balanceOf(payer).call())
-    except Exception as exc:  # web3 raises many transport errors; all mean the same here
-        raise ChainUnavailableError(f"no answer from {node_url}: {exc}") from exc
-    chain_id = int(offer.typed_data["domain"]["chainId"])
-    quote = offer.quote
-    permit = Permit(owner=payer, spender=offer.market, value=quote.amount, nonce=nonce, deadline=quote.deadline)
-    document = typed_data(permit, Domain(*CPY_DOMAIN, chain_id=chain_id, verifying_contract=token.address))
-    document["message"] = {k: str(v) if isinstance(v, int) else v for k, v in document["message"].items()}
-    market = w3.eth.contract(Web3.to_checksum_address(offer.market), abi=abi_of("LicenseMarket"))
-    args = [tuple(vars(quote).values()), offer.signature, quote.deadline]
-    blank = market.encode_abi("settleClaimWithPermit", args=[*args, 0, b"\0" * 32, b"\0" * 32])
-    marked = market.encode_abi("settleClaimWithPermit", args=[*args, 0xFF, b"\xaa" * 32, b"\xbb" * 32])
-    return {"chain_id": chain_id, "payer": payer, "amount": str(quote.amount), "balance": str(balance),
-            "sufficient": balance >= quote.amount, "deadline": quote.deadline,
-            "permit": json.dumps(document, separators=(",", ":")),
-            "tx": {"to": market.address, "data": blank, **_word_positions(blank, marked)}}
-
-
 @router.post("/c/{token}/quote.json")
 def portal_quote_json(token: str, service: ServiceDep, settings: SettingsDep, node: NodeDep, _limit: RateLimited,
                       payer: Annotated[str, Form(max_length=64)] = "") -> Response:
@@ -537,7 +473,8 @@ def portal_quote_json(token: str, service: ServiceDep, settings: SettingsDep, no
         return JSONResponse({"error": "unavailable"}, status.HTTP_503_SERVICE_UNAVAILABLE, headers=JSON_HEADERS)
     try:
         cpy = current_deployment(node, settings.deployments_dir).address_of("CPYToken")
-        payment = wallet_payment(offer, node.rpc_url, settings.rpc_timeout_s, cpy)
+        payment = wallet_payment(offer.quote, offer.signature, offer.market, service.chain_id, node.rpc_url,
+                                 settings.rpc_timeout_s, cpy)
     except (ChainUnavailableError, DeploymentError, KeyError):
         return JSONResponse({"error": "unavailable"}, status.HTTP_503_SERVICE_UNAVAILABLE, headers=JSON_HEADERS)
     return JSONResponse(payment, headers=JSON_HEADERS)
