@@ -44,7 +44,7 @@ from tracemark.cases.compensation import (
     load_matrix,
 )
 from tracemark.cases.deadlines import DeadlinePolicy
-from tracemark.cases.image_rights import ImageRights
+from tracemark.cases.image_rights import ImageRights, image_rights
 from tracemark.cases.letters import Letter, LetterContext, LetterDispatcher, LetterKind, LetterTransport
 from tracemark.cases.licence_check import (
     HolderFacts,
@@ -53,6 +53,7 @@ from tracemark.cases.licence_check import (
     PageLicenceData,
     UseFacts,
     check_licence,
+    creative_commons_licence,
 )
 from tracemark.cases.scheduler import ConcurrencyError, DeadlineScheduler
 from tracemark.cases.split import Handler, Split, SplitPolicy, split
@@ -77,12 +78,15 @@ from tracemark.cases.workflow import (
 from tracemark.chain.eip712 import MARKET_DOMAIN, Domain, SettlementQuote, sign, typed_data
 from tracemark.chain.keys import load_key
 from tracemark.config import Settings
+from tracemark.domain.application import Status as ApplicationStatus
 from tracemark.files import write_atomically
+from tracemark.storage.originals import OriginalCorruptError, OriginalMissingError, OriginalStore
 from tracemark.store import Database
 from tracemark.store import case_repository as cases_repo
 from tracemark.store import sighting_repository as sightings_repo
 from tracemark.store.case_repository import SqlActionLedger, SqlCaseRepository, SqlLetterStore
 from tracemark.store.chain_repository import ChainState, ReadPoint
+from tracemark.store.registration_models import RegistrationRecord
 from tracemark.store.sighting_models import SightingEvidence, SightingRecord, SiteRecord
 
 PERPETUAL = datetime(9999, 12, 31, tzinfo=UTC)
@@ -98,6 +102,8 @@ SETTLEMENT_KIND = 1
 SETTLEMENT_LICENCE_S = 365 * 86_400
 #: A portal token: 32 random bytes, URL-safe base64 without padding (43 characters).
 PORTAL_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+#: Registered originals whose rights fields are kept in memory at once (the licence check reads them per case).
+ORIGINAL_RIGHTS_KEPT = 256
 
 
 class CaseNotFoundError(CaseError):
@@ -310,6 +316,16 @@ class SightingFacts:
     image_rights: ImageRights | None = None  # the rights fields of the image's bytes at the latest capture
 
 
+def _strings_in(value: Any, depth: int = 0) -> list[str]:
+    """Every string in a JSON value (the declared licence terms are free-form), at most 8 levels deep."""
+    if isinstance(value, str):
+        return [value.strip()]
+    if depth >= 8:
+        return []
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return [text for item in items for text in _strings_in(item, depth + 1)]
+
+
 def _hex(certificate_id: int) -> str:
     return cases_repo.certificate_hex(certificate_id)
 
@@ -330,6 +346,8 @@ class CasesService:
         quote_ttl: How long a quote is valid (its deadline).
         matrix_version: The compensation matrix (None: the newest).
         documents_dir: Where the recipients' documents are kept (None: documents are neither kept nor listed).
+        originals: The registered originals (their rights fields tell the licence check which statements are the
+            holder's own; None: only the registration's declared terms and creator name are used).
     """
 
     def __init__(self, database: Database, chain_id: int, clock: Clock, *, policy: DeadlinePolicy | None = None,
@@ -337,9 +355,10 @@ class CasesService:
                  portal_url: str = "http://127.0.0.1:8000", matrix_version: str | None = None,
                  message_domain: str = "tracemark.invalid", settlement_key: str | None = None,
                  market_address: str | None = None, quote_ttl: timedelta = timedelta(minutes=30),
-                 documents_dir: Path | None = None) -> None:
+                 documents_dir: Path | None = None, originals: OriginalStore | None = None) -> None:
         self.database, self.chain_id, self.clock = database, chain_id, clock
-        self.documents_dir = documents_dir
+        self.documents_dir, self.originals = documents_dir, originals
+        self._original_rights: dict[str, ImageRights] = {}
         self.settlement_key, self.market_address, self.quote_ttl = settlement_key, market_address, quote_ttl
         self.policy = policy or DeadlinePolicy()
         self.split_policy = split_policy or SplitPolicy()
@@ -372,7 +391,8 @@ class CasesService:
                    portal_url=settings.public_url, matrix_version=settings.compensation_matrix_version or None,
                    settlement_key=key or None, market_address=market_address,
                    quote_ttl=timedelta(seconds=settings.settlement_quote_ttl_s),
-                   documents_dir=settings.data_dir / DOCUMENTS_FOLDER)
+                   documents_dir=settings.data_dir / DOCUMENTS_FOLDER,
+                   originals=OriginalStore(settings.data_dir / "originals"))
 
     # --- reads of the store and the indexed chain -------------------------------------------------------------
 
@@ -490,7 +510,7 @@ class CasesService:
             disputed = cert is None or cert.disputed
             licences = self._on_chain_licences(chain, point, facts.certificate_id)
         wallets = facts.operator.get("wallets") or []
-        holder = HolderFacts(holder=case.holder, whitelist=tuple(cases_repo.whitelist_of(self.database, case.holder)))
+        holder = self._holder_facts(case, facts.certificate_id)
         use = UseFacts(certificate_id=case.certificate_id, host=case.host, page_url=case.page_url,
                        first_seen=facts.first_seen, last_seen=facts.last_seen, country=case.country, usage=usage,
                        operator_addresses=tuple(str(w).lower() for w in wallets if isinstance(w, str)))
@@ -498,6 +518,44 @@ class CasesService:
         image = image if image is not None else facts.image_rights
         return check_licence(disputed=disputed, holder=holder, use=use, licences=licences,
                              page=page or PageLicenceData(), image=image, now=self.clock.now())
+
+    def _holder_facts(self, case: Case, certificate_hex: str) -> HolderFacts:
+        """What the holder has said about the image, from its registration: the creator's name (a credit naming it
+        is the attribution the holder asks for), the URLs its declared licence terms and its original's rights
+        fields (XMP, IPTC) name, and the holder's whitelist. A Creative Commons licence among those URLs is one the
+        holder granted; any other URL is the holder's own statement, so a copy that kept it has copied it and holds
+        no licence by it."""
+        with self.database.read() as session:
+            record = session.scalars(select(RegistrationRecord).where(
+                RegistrationRecord.chain_id == self.chain_id, RegistrationRecord.certificate_id == certificate_hex,
+                RegistrationRecord.status == ApplicationStatus.MINTED.value,
+            ).order_by(RegistrationRecord.updated_at.desc())).first()
+            registered = (record.creator_name, record.sha256, record.declared) if record is not None else None
+        urls: list[str] = []
+        credit_names: tuple[str, ...] = ()
+        if registered is not None:
+            creator, sha256, declared = registered
+            credit_names = (creator,) if creator.strip() else ()
+            terms = json.loads(declared).get("licence_terms") if declared else None
+            urls += [u for u in _strings_in(terms) if u.startswith(("http://", "https://"))]
+            rights = self._rights_of_original(sha256)
+            urls += [*rights.licence_urls, *rights.web_statements, *rights.licensor_urls]
+        granted = tuple(dict.fromkeys(u for u in urls if creative_commons_licence(u)))
+        own = tuple(dict.fromkeys(u for u in urls if not creative_commons_licence(u)))
+        return HolderFacts(holder=case.holder, credit_names=credit_names, open_licences=granted, own_statements=own,
+                           whitelist=tuple(cases_repo.whitelist_of(self.database, case.holder)))
+
+    def _rights_of_original(self, sha256: str) -> ImageRights:
+        """The rights fields of a registered original (read once per original; empty when it is not kept here)."""
+        if sha256 not in self._original_rights:
+            try:
+                data = self.originals.get(sha256) if self.originals is not None else b""
+            except (OriginalMissingError, OriginalCorruptError):
+                data = b""
+            if len(self._original_rights) >= ORIGINAL_RIGHTS_KEPT:
+                self._original_rights.clear()
+            self._original_rights[sha256] = image_rights(data) if data else ImageRights()
+        return self._original_rights[sha256]
 
     def check_licence(self, case_id: str, holder: str, *, page: PageLicenceData | None = None,
                       image: ImageRights | None = None) -> Case:
@@ -796,19 +854,27 @@ class CasesService:
         """
         if case.state not in (*OFFER_STAGES, *DAMAGES_STAGES):
             raise NotPayableError(f"case {case.case_id} is {case.state.value}: nothing to settle")
+        return self._amount(case, self._claimed_preview(case)), SETTLEMENT_LICENCE_S
+
+    def _claimed_preview(self, case: Case) -> Preview:
+        """The compensation of the use the holder claimed (as stored with the claim)."""
         stored = cases_repo.claimed_use(self.database, case.case_id)
-        preview = self._preview(case, ClaimedUse.from_dict(stored) if stored else ClaimedUse())
+        return self._preview(case, ClaimedUse.from_dict(stored) if stored else ClaimedUse())
+
+    @staticmethod
+    def _amount(case: Case, preview: Preview) -> int:
+        """The post-licence price in an offer stage (the compensation when the holder offers none), else the
+        damages."""
         if case.state in OFFER_STAGES and preview.offer_price is not None:
-            return preview.offer_price, SETTLEMENT_LICENCE_S
-        return preview.breakdown.total, SETTLEMENT_LICENCE_S
+            return preview.offer_price
+        return preview.breakdown.total
 
     def settlement_terms(self, case: Case) -> tuple[int, Breakdown] | None:
         """(amount, compensation working) the case can be settled for now, or None (not payable, or settled)."""
         if case.state not in (*OFFER_STAGES, *DAMAGES_STAGES) or self.payout(case.case_id) is not None:
             return None
-        amount, _duration = self.settlement_amount(case)
-        stored = cases_repo.claimed_use(self.database, case.case_id)
-        return amount, self._preview(case, ClaimedUse.from_dict(stored) if stored else ClaimedUse()).breakdown
+        preview = self._claimed_preview(case)
+        return self._amount(case, preview), preview.breakdown
 
     def quote(self, case_id: str, payer: str, *, handler: Handler = Handler.PLATFORM,
               handler_country: str | None = None) -> SettlementOffer:

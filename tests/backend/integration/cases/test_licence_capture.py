@@ -35,7 +35,9 @@ from tracemark.cases.licence_check import CheckOutcome, PageLicenceData, Source
 from tracemark.cases.workflow import CaseState, TransitionError
 from tracemark.matching import MatchIndex
 from tracemark.services.cases import CasesService, ClaimedUse, Verdict
+from tracemark.storage.originals import OriginalStore
 from tracemark.store import Database
+from tracemark.store.registration_models import RegistrationRecord
 from tracemark.store.sighting_models import SightingRecord
 from tracemark.store.sighting_repository import licence_data_of, record_crawl_line, record_sighting, save_site
 
@@ -283,3 +285,52 @@ def test_crawl_lines_with_junk_licence_data(any_database: Database) -> None:
         assert row is not None
         row.page_licence, row.image_rights = "{not json", json.dumps({"creators": ["Jane"], "marked": "yes"})
     assert _stored(any_database, sid) == (None, ImageRights(creators=("Jane",)))
+
+
+# ---- what the registration tells the check: the holder's own statements, its credit, the licences it granted -------
+
+def _register(world: World, name: str, original: bytes, originals: OriginalStore, licence_terms: dict[str, Any],
+              creator: str = "Erika Fotografin") -> None:
+    """A minted registration of the certificate `name`, as the registration service leaves it."""
+    sha256 = originals.put(original)
+    now = world.clock.now()
+    with world.database.write() as session:
+        session.add(RegistrationRecord(
+            id=f"reg{name}", owner=world.alice.lower(), sha256=sha256, active_sha256=sha256, chain_id=31337,
+            title=name, creator_name=creator, declaration="I made it", declaration_signature="0x",
+            declared=json.dumps({"royalty_bps": 0, "captured_at": None, "licence_terms": licence_terms}),
+            status="minted", audit_report="{}", audit_digest="0" * 64, audit_outcome="pass",
+            certificate_id=f"{world.tokens[name]:064x}", created_at=now, updated_at=now))
+
+
+def test_the_holders_own_rights_statement_is_no_licence(world: World, tmp_path: Path) -> None:
+    originals = OriginalStore(tmp_path / "originals")
+    _register(world, "xmp", _with_rights(SEEDS["xmp"] + 100), originals, {})  # its original carries the statement
+    svc = CasesService(world.database, 31337, world.clock, originals=originals)
+    case = svc.review_finding(world.sightings["xmp"], world.alice, Verdict.ILLEGAL, "copied with its metadata")
+    checked = svc.check_licence(case.case_id, world.alice)
+    assert checked.state is CaseState.CHECKED and checked.latest_check is not None
+    assert checked.latest_check.outcome is CheckOutcome.CLEAR  # the copy kept the holder's statement: no licence
+    assert svc.submit_claim(case.case_id, world.alice, ClaimedUse()).state is CaseState.CLAIM_SUBMITTED
+    # Without the original (not kept here) the statement cannot be told apart from a licensor's: no claim.
+    bare = CasesService(world.database, 31337, world.clock)
+    assert bare.run_licence_check(checked).outcome is CheckOutcome.LICENSED
+
+
+def test_a_creative_commons_licence_the_holder_declared_is_honoured_with_its_credit(world: World,
+                                                                                   tmp_path: Path) -> None:
+    originals = OriginalStore(tmp_path / "originals")
+    _register(world, "cc", sw.encode(sw.scene(SEEDS["cc"])), originals, {"licence": CC_BY, "note": "credit me"})
+    svc = CasesService(world.database, 31337, world.clock, originals=originals)
+    case = svc.review_finding(world.sightings["cc"], world.alice, Verdict.ILLEGAL, "copied")
+    checked = svc.check_licence(case.case_id, world.alice)  # the page credits Erika Fotografin under CC BY 4.0
+    assert checked.latest_check is not None and checked.latest_check.outcome is not CheckOutcome.CLEAR
+    assert any(o.source is Source.CREATIVE_COMMONS for o in checked.latest_check.decisive)
+    with pytest.raises(TransitionError):
+        svc.submit_claim(case.case_id, world.alice, ClaimedUse())
+    # The same licence without the credit the holder asks for is no licence.
+    _register(world, "plain", sw.encode(sw.scene(SEEDS["plain"])), originals, {"licence": CC_BY},
+              creator="Someone Else")
+    other = svc.review_finding(world.sightings["plain"], world.alice, Verdict.ILLEGAL, "copied")
+    uncredited = svc.run_licence_check(other, page=PageLicenceData(licence_urls=(CC_BY,)))
+    assert uncredited.outcome is CheckOutcome.CLEAR
