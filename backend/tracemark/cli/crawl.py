@@ -6,7 +6,9 @@
 
 Progress goes to stderr; each sighting is one JSON line (on stdout, or in `--out`):
 `{"image_url", "page_url", "id", "score", "edits", "first_seen", "last_seen", "times_seen", "status",
-"country": {"code", "reason", ...}, "operator": {"name", "email", "address", ...},
+"country": {"code", "reason", ...}, "operator": {"name", "email", "address", "wallets", ...},
+"page_licence": {"licence_urls", "acquire_licence_pages", "credit_text"}, "image_rights": {"licence_urls",
+"web_statements", "usage_terms", "licensor_urls", "creators", "credits", "copyright_notices", "marked"},
 "evidence": {"warc", "record_id", "sha256", "page": {...}}, ...}`.
 The sightings are kept in a small SQLite file (`--state`; default `<warc-dir>/crawl-state.sqlite`), so a
 later crawl with the same state moves `last_seen` and records what is gone. Crawling for the registry (no
