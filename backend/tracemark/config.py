@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,11 @@ class Settings(BaseSettings):
     index_rpc_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one indexer JSON-RPC request.")
     index_retry_base_s: float = Field(default=0.5, gt=0, description="First back-off after a failed request.")
     index_retry_max_s: float = Field(default=30.0, gt=0, description="Longest back-off between retries.")
+    index_decode_process: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="Fetch and decode back-fill ranges in a worker process beside the writer: `auto` for a "
+        "back-fill of several ranges (a small catch-up near the head stays in-process), `always`, or `never`.",
+    )
 
     # Deployment (scripts/deploy.py). Addresses left empty default to the local test accounts on a dev chain.
     deploy_admin: str = Field(default="", description="Admin of all contracts; gets the role in a two-step handover.")

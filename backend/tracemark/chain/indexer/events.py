@@ -4,6 +4,11 @@ The decoders are built once from the shipped ABIs (`tracemark.chain.contracts.ab
 address and topic 0: the ERC-20 and ERC-721 `Transfer` events share a signature, so the address decides.
 Every event parameter of these contracts is a static word (address, uintN, bytes32, bool) or a `string`, so
 decoding is slicing hex, with no general ABI decoder in the hot path of a back-fill.
+
+A decoder is built from a `DecoderSpec`: plain, picklable data (addresses, contract names, event ABIs with their
+topic 0). The indexer's decode worker (`tracemark.chain.indexer.worker`) receives one and builds its decoder from
+it, so this module imports neither web3 nor a keccak implementation at module level: the worker starts in a
+fraction of the time the full backend takes to import.
 """
 
 from __future__ import annotations
@@ -11,12 +16,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from eth_utils.crypto import keccak
-
-from tracemark.chain.contracts import abi_of
-from tracemark.chain.deployments import CONTRACT_NAMES, Deployment
+if TYPE_CHECKING:
+    from tracemark.chain.deployments import Deployment
 
 LOG_INDEX_BITS = 20
 """`pos = block_number << LOG_INDEX_BITS | log_index`; a block holds far fewer than 2**20 logs (30M gas / 375)."""
@@ -77,6 +80,11 @@ class ChainLog:
         """The arguments as JSON; integers beyond 2**53 as decimal strings, so no JSON reader loses digits."""
         return args_json(self.args)
 
+    def row(self) -> LogRow:
+        """The log as a `LogRow`."""
+        return (self.pos, self.block_number, self.block_hash, self.tx_hash, self.tx_index, self.log_index,
+                self.address, self.contract, self.name, self.args, self.topics, self.data)
+
 
 def args_json(args: Mapping[str, ArgValue]) -> str:
     """Decoded arguments as JSON; integers beyond 2**53 as decimal strings, so no JSON reader loses digits."""
@@ -135,14 +143,10 @@ class _EventDecoder:
         return args
 
 
-def _decoders_of(contract: str, abi: Iterable[Mapping[str, Any]]) -> dict[str, _EventDecoder]:
+def _decoders_of(contract: str, events: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, _EventDecoder]:
     out: dict[str, _EventDecoder] = {}
-    for item in abi:
-        if item.get("type") != "event" or item.get("anonymous"):
-            continue
+    for topic0, item in events:
         inputs = item["inputs"]
-        signature = f"{item['name']}({','.join(i['type'] for i in inputs)})"
-        topic0 = "0x" + keccak(text=signature).hex()
         topics = tuple(
             (i["name"], None if i["type"] in ("string", "bytes") else _word_decoder(i["type"]))
             for i in inputs
@@ -157,6 +161,40 @@ def _decoders_of(contract: str, abi: Iterable[Mapping[str, Any]]) -> dict[str, _
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class DecoderSpec:
+    """What an `EventDecoder` is built from, as plain data that pickles.
+
+    Attributes:
+        contracts: (lowercase address, contract name, ((topic 0, event ABI item), ...)) per contract, in the order
+            of `tracemark.chain.deployments.CONTRACT_NAMES`.
+        args_of: Decode the arguments only of these (contract, event) pairs; None decodes all.
+    """
+
+    contracts: tuple[tuple[str, str, tuple[tuple[str, Mapping[str, Any]], ...]], ...]
+    args_of: frozenset[tuple[str, str]] | None = None
+
+    @classmethod
+    def of(cls, deployment: Deployment, args_of: frozenset[tuple[str, str]] | None = None) -> DecoderSpec:
+        """The spec of a deployment's contracts, from the shipped ABIs."""
+        # Imported here, not at module level: the decode worker builds its decoder from a spec without them.
+        from eth_utils.crypto import keccak
+
+        from tracemark.chain.contracts import abi_of
+        from tracemark.chain.deployments import CONTRACT_NAMES
+
+        contracts = []
+        for name in CONTRACT_NAMES:
+            events = []
+            for item in abi_of(name):
+                if item.get("type") != "event" or item.get("anonymous"):
+                    continue
+                signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+                events.append(("0x" + keccak(text=signature).hex(), item))
+            contracts.append((deployment.address_of(name).lower(), name, tuple(events)))
+        return cls(tuple(contracts), args_of)
+
+
 class EventDecoder:
     """Decodes the logs of one deployment's contracts.
 
@@ -167,24 +205,39 @@ class EventDecoder:
     """
 
     def __init__(self, deployment: Deployment, args_of: frozenset[tuple[str, str]] | None = None) -> None:
-        self._args_of = args_of
-        self.addresses = [deployment.address_of(name).lower() for name in CONTRACT_NAMES]
-        self._names = {deployment.address_of(name).lower(): name for name in CONTRACT_NAMES}
+        self._build(DecoderSpec.of(deployment, args_of))
+
+    @classmethod
+    def from_spec(cls, spec: DecoderSpec) -> EventDecoder:
+        """A decoder built from plain data (what the decode worker receives)."""
+        decoder = cls.__new__(cls)
+        decoder._build(spec)
+        return decoder
+
+    def _build(self, spec: DecoderSpec) -> None:
+        self.spec = spec
+        self._args_of = spec.args_of
+        self.addresses = [address for address, _name, _events in spec.contracts]
+        self._names = {address: name for address, name, _events in spec.contracts}
         self._by_name: dict[str, dict[str, tuple[str, _EventDecoder]]] = {}
         self._by_address: dict[str, dict[str, _EventDecoder]] = {
-            deployment.address_of(name).lower(): _decoders_of(name, abi_of(name)) for name in CONTRACT_NAMES
+            address: _decoders_of(name, events) for address, name, events in spec.contracts
         }
         for address, decoders in self._by_address.items():
             self._by_name[address] = {d.name: (topic0, d) for topic0, d in decoders.items()}
 
     def decode_or_keep(self, log: RawLog) -> ChainLog:
         """Decodes a log; one no ABI describes is kept undecoded as `UnknownLog` (topics and data), not lost."""
+        return ChainLog(*self.decode_row(log)[1:])
+
+    def decode_row(self, log: RawLog) -> LogRow:
+        """`decode_or_keep` as a plain tuple (`LogRow`): what a back-fill decodes tens of thousands of times."""
         try:
-            return self.decode(log)
+            return self._row(log)
         except UnknownLogError:
             address = log["address"].lower()
             topics = b"".join(bytes.fromhex(t[2:]) for t in log["topics"])
-            return _chain_log(log, address, self._names.get(address, "unknown"), "UnknownLog", {}, topics)
+            return _row(log, address, self._names.get(address, "unknown"), "UnknownLog", {}, topics)
 
     def decode_stored(self, address: str, name: str, topics: bytes, data: bytes) -> dict[str, ArgValue]:
         """Decodes the arguments of an event as the store keeps it (`chain_events`).
@@ -205,6 +258,9 @@ class EventDecoder:
         Raises:
             UnknownLogError: the log is not from a Tracemark contract or has an unknown signature.
         """
+        return ChainLog(*self._row(log)[1:])
+
+    def _row(self, log: RawLog) -> LogRow:
         address = log["address"].lower()
         topics = log["topics"]
         try:
@@ -217,23 +273,20 @@ class EventDecoder:
                 args = decoder.decode(topics, log["data"])
             except (ValueError, IndexError) as exc:
                 raise UnknownLogError(f"malformed {decoder.contract}.{decoder.name} log: {exc}") from exc
-        indexed = bytes.fromhex("".join(t[2:] for t in topics[1:]))
-        return _chain_log(log, address, decoder.contract, decoder.name, args, indexed)
+        indexed = bytes.fromhex("".join([t[2:] for t in topics[1:]]))
+        return _row(log, address, decoder.contract, decoder.name, args, indexed)
 
 
-def _chain_log(log: RawLog, address: str, contract: str, name: str, args: Mapping[str, ArgValue],
-               topics: bytes) -> ChainLog:
-    """A `ChainLog` of a raw log: its place in the chain from the log, the rest as decoded."""
-    return ChainLog(
-        block_number=int(log["blockNumber"], 16),
-        block_hash=log["blockHash"],
-        tx_hash=log["transactionHash"],
-        tx_index=int(log["transactionIndex"], 16),
-        log_index=int(log["logIndex"], 16),
-        address=address,
-        contract=contract,
-        name=name,
-        args=args,
-        topics=topics,
-        data=bytes.fromhex(log["data"][2:]),
+LogRow = tuple[int, int, str, str, int, int, str, str, str, Mapping[str, ArgValue], bytes, bytes]
+"""A decoded log as a tuple: its position (`pos`), then the fields of `ChainLog` in order."""
+
+
+def _row(log: RawLog, address: str, contract: str, name: str, args: Mapping[str, ArgValue], topics: bytes) -> LogRow:
+    """The `LogRow` of a raw log: its place in the chain from the log, the rest as decoded."""
+    block_number = int(log["blockNumber"], 16)
+    log_index = int(log["logIndex"], 16)
+    return (
+        (block_number << LOG_INDEX_BITS) | log_index, block_number, log["blockHash"], log["transactionHash"],
+        int(log["transactionIndex"], 16), log_index, address, contract, name, args, topics,
+        bytes.fromhex(log["data"][2:]),
     )

@@ -17,6 +17,12 @@ Data flow (see docs/architecture.md, "Chain indexer"):
    an error and recorded in `chain_reorgs`: confirmed events were reverted.
 5. RPC failures (refused, reset, HTTP errors, timeouts, JSON-RPC errors, malformed answers) are retried with
    exponential back-off and jitter, logged, and reported in `indexer_status` (read by `/health`).
+6. **Two processes during a back-fill**: fetching, JSON decoding, log decoding and planning the rows of a range
+   (`batch.fetch_range`) hold Python's GIL as much as the writer does, so threads cannot overlap them. A back-fill
+   of several ranges therefore has them done by a decode worker process (`worker`), up to `PREFETCH_RANGES` ranges
+   ahead, which hands back each range as a `RangeBatch` of plain tuples; this process checks headers and writes.
+   Short catch-ups stay in this process (`WORKER_MIN_RANGES`, setting `index_decode_process`). Both paths build
+   the same batches with the same code, so they store identical rows.
 
 State at or below `confirmed_block` is confirmed; anything with legal or payment effect reads only that (see
 `tracemark.store.chain_repository`).
@@ -28,22 +34,25 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from tracemark.chain.deployments import Deployment, load_deployment
-from tracemark.chain.indexer.events import ChainLog, EventDecoder, RawLog, pos
+from tracemark.chain.indexer.batch import STATE_EVENTS, RangeBatch, fetch_range
+from tracemark.chain.indexer.events import EventDecoder, pos
 from tracemark.chain.indexer.gcpause import gc_paused
-from tracemark.chain.indexer.projector import STATE_EVENTS, Projector
+from tracemark.chain.indexer.projector import Projector
 from tracemark.chain.indexer.rpc import (
     Backoff,
     BlockHeader,
@@ -52,6 +61,7 @@ from tracemark.chain.indexer.rpc import (
     is_range_too_large,
     suggested_range_end,
 )
+from tracemark.chain.indexer.worker import DecodeWorker, DecodeWorkerError, WorkerSetup
 from tracemark.config import Settings
 from tracemark.store.base import table_of
 from tracemark.store.chain_models import ChainBlock, ChainCursor, ChainEvent, ChainReorg, IndexerStatus
@@ -68,6 +78,19 @@ KEEP_BELOW_CONFIRMED = 16
 _ANCESTOR_BATCH = 64
 MAX_PENDING_WRITES = 2
 """Verified ranges that may wait for the writer thread (bounds memory)."""
+WORKER_MIN_RANGES = 3
+"""With `decode_process="auto"`, a back-fill at least this many ranges long is fetched and decoded by the decode
+worker process. A shorter one (a live poll, a small catch-up near the head) stays in this process: with one or two
+ranges there is little to overlap, and the worker's start (about 0.1 s) and the hand-over would only add latency
+and CPU."""
+PREFETCH_RANGES = 3
+"""Ranges requested ahead of the one being checked (from the start of a back-fill on). With three, the decode
+worker has the next range queued while it decodes one (the one before that is with this process), so its fetch
+thread has the node serve the next while it decodes: fewer, and the worker waits for the node after every range.
+The range size adapts with a lag of these ranges."""
+_STOP_CHECK_S = 0.2
+
+DecodeProcess = Literal["auto", "always", "never"]
 
 
 class IndexerStoppedError(Exception):
@@ -91,6 +114,7 @@ class IndexerConfig:
     retry_base_s: float = 0.5
     retry_max_s: float = 30.0
     rpc_timeout_s: float = 30.0
+    decode_process: DecodeProcess = "auto"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IndexerConfig:
@@ -104,6 +128,7 @@ class IndexerConfig:
             retry_base_s=settings.index_retry_base_s,
             retry_max_s=settings.index_retry_max_s,
             rpc_timeout_s=settings.index_rpc_timeout_s,
+            decode_process=settings.index_decode_process,
         )
 
 
@@ -135,6 +160,75 @@ class _Cursor:
     indexed_block: int
     indexed_hash: str | None
     confirmed_block: int
+
+
+class _RangeSource(Protocol):
+    """Fetches and plans ranges (`tracemark.chain.indexer.batch.fetch_range`) somewhere else than the caller."""
+
+    def submit(self, first: int, last: int) -> Future[RangeBatch]:
+        """Starts on blocks `first..last`; the future fails with an `RpcError` (or `DecodeWorkerError`)."""
+        ...
+
+
+class _ThreadSource:
+    """Ranges fetched and planned in a thread of this process (they share the GIL with the writer)."""
+
+    def __init__(self, executor: ThreadPoolExecutor, fetch: Callable[[int, int], RangeBatch]) -> None:
+        self._executor = executor
+        self._fetch = fetch
+
+    def submit(self, first: int, last: int) -> Future[RangeBatch]:
+        return self._executor.submit(self._fetch, first, last)
+
+
+class _WorkerSource:
+    """Ranges fetched and planned by the decode worker process. With `starting`, the first range is fetched by
+    that thread source if the worker is not ready yet (its start-up takes about a tenth of a second), so the
+    writer can start meanwhile; every later range goes to the worker (it queues them until it is ready): ranges
+    decoded in this process would slow the writer down. A worker that ended (killed, crashed) is replaced on the
+    next request, which the indexer makes after its back-off.
+
+    Raises:
+        DecodeWorkerError: the first worker could not be started.
+    """
+
+    def __init__(self, setup: WorkerSetup, starting: _ThreadSource | None) -> None:
+        self._setup = setup
+        self._starting = starting
+        self.worker = DecodeWorker(setup)
+
+    def submit(self, first: int, last: int) -> Future[RangeBatch]:
+        starting, self._starting = self._starting, None
+        if starting is not None and not self.worker.ready.is_set():
+            return starting.submit(first, last)
+        if not self.worker.alive:
+            log.warning("the decode worker ended; starting a new one")
+            self.worker.close()
+            try:
+                self.worker = DecodeWorker(self._setup)
+            except DecodeWorkerError as exc:
+                failed: Future[RangeBatch] = Future()
+                failed.set_exception(exc)
+                return failed
+        return self.worker.submit(first, last)
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+def _discard(ahead: deque[tuple[int, int, Future[RangeBatch]]]) -> None:
+    """Forgets ranges requested ahead (the chain or the range size changed): those not started yet are cancelled,
+    the others' answers are dropped."""
+    for _first, _last, fetching in ahead:
+        fetching.cancel()
+    ahead.clear()
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (a second process gains nothing on one core: it only adds work)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def deployment_key(deployment: Deployment) -> str:
@@ -277,41 +371,48 @@ class ChainIndexer:
                 cursor = self._undo_reorg(head)
         if self.progress.state == "starting":
             self.progress.state = "backfill"
-        ahead: tuple[int, int, Future[list[RawLog]]] | None = None  # the next range, being fetched meanwhile
+        if cursor.indexed_block < head:
+            with self._range_source(head - cursor.indexed_block) as source:
+                stored = self._backfill(cursor, head, source)
+        self._drain()
+        return stored
+
+    def _backfill(self, cursor: _Cursor, head: int, source: _RangeSource) -> int:
+        """Indexes from `cursor` up to `head`, range by range: the source fetches and plans the next range while
+        this one is checked against the headers and the one before is written."""
+        stored = 0
+        ahead: deque[tuple[int, int, Future[RangeBatch]]] = deque()  # the next ranges, being fetched meanwhile
         while cursor.indexed_block < head:
             if self.stop.is_set():
                 raise IndexerStoppedError
             first = cursor.indexed_block + 1
-            raw: list[RawLog] | None = None
-            if ahead is not None and ahead[0] == first:
-                last = ahead[1]
-                try:
-                    raw = ahead[2].result()
-                    self._succeeded()
-                except RpcError:
-                    raw = None  # fetched again below, with the narrowing and back-off of _fetch_logs
-            else:
-                last = min(head, first + self.range_size - 1)
-            ahead = None
-            if raw is None:
-                raw, last = self._fetch_logs(first, last)
-            self._adapt(len(raw), last - first + 1)
-            if last < head:
-                next_last = min(head, last + self.range_size)
-                ahead = (last + 1, next_last, self._prefetch.submit(self._get_logs, last + 1, next_last))
+            if ahead and ahead[0][0] != first:
+                _discard(ahead)
+            self._request_ahead(ahead, first, head, source)  # this range and the next ones, all at once
+            _first, last, fetching = ahead.popleft()
+            try:
+                batch = self._wait(fetching)
+                self._succeeded()
+            except (RpcError, DecodeWorkerError) as exc:
+                _discard(ahead)  # the range size may change: the node may find this range too large
+                batch, last = self._fetch_range(source, first, last, exc)
+            self._adapt(batch.count, last - first + 1)
+            self._request_ahead(ahead, last + 1, head, source)
             window_start = max(first, head - self.config.confirmations - WINDOW_MARGIN + 1)
             numbers = sorted({first, last} | set(range(window_start, last + 1)))
             headers = self._headers(numbers)
             if any(h is None for h in headers):  # the chain got shorter while we read it
                 head = self._retry("eth_blockNumber", self.rpc.block_number)
-                cursor, ahead = self._undo_reorg(head), None
+                cursor = self._undo_reorg(head)
+                _discard(ahead)
                 continue
             by_number = {h.number: h for h in headers if h is not None}
             if cursor.indexed_hash is not None and by_number[first].parent_hash != cursor.indexed_hash:
-                cursor, ahead = self._undo_reorg(head), None
+                cursor = self._undo_reorg(head)
+                _discard(ahead)
                 continue
-            if not self._consistent(by_number, raw):
-                ahead = None
+            if not self._consistent(by_number, batch.block_hashes):
+                _discard(ahead)
                 log.info("the chain moved while blocks %d..%d were read; reading them again", first, last)
                 self.progress.retries += 1
                 if self.stop.wait(min(self.config.poll_interval_s, 0.2)):
@@ -319,10 +420,8 @@ class ChainIndexer:
                 head = self._retry("eth_blockNumber", self.rpc.block_number)
                 self.progress.head_block = head
                 continue
-            with gc_paused():
-                logs = sorted((self.decoder.decode_or_keep(item) for item in raw), key=lambda e: e.pos)
-                cursor = self._commit(cursor, logs, [by_number[n] for n in numbers], last, head)
-            stored += len(logs)
+            cursor = self._commit(cursor, batch, [by_number[n] for n in numbers], last, head)
+            stored += batch.count
             self._report(cursor)
         self._drain()
         return stored
@@ -334,45 +433,100 @@ class ChainIndexer:
 
     # ---- a range --------------------------------------------------------------------------------------------
 
-    def _fetch_logs(self, first: int, last: int) -> tuple[list[RawLog], int]:
+    def _request_ahead(self, ahead: deque[tuple[int, int, Future[RangeBatch]]], first: int, head: int,
+                       source: _RangeSource) -> None:
+        """Tops `ahead` up to `PREFETCH_RANGES` ranges of the current range size, from `first` (or from the end of
+        what is requested already) up to `head`."""
+        next_first = ahead[-1][1] + 1 if ahead else first
+        while len(ahead) < PREFETCH_RANGES and next_first <= head:
+            next_last = min(head, next_first + self.range_size - 1)
+            ahead.append((next_first, next_last, source.submit(next_first, next_last)))
+            next_first = next_last + 1
+
+    @contextlib.contextmanager
+    def _range_source(self, behind: int) -> Iterator[_RangeSource]:
+        """Where the ranges of a back-fill `behind` blocks long are fetched and planned: the decode worker process
+        (`tracemark.chain.indexer.worker`) when the back-fill spans at least `WORKER_MIN_RANGES` ranges and this
+        process may use more than one core, else a thread of this process (`decode_process="always"` and
+        `"never"` force one or the other). The worker is stopped when the back-fill ends; if it cannot be started,
+        the thread does the work."""
+        mode = self.config.decode_process
+        wanted = mode == "always" or (
+            mode == "auto" and behind >= WORKER_MIN_RANGES * self.range_size and _usable_cores() > 1
+        )
+        in_thread = _ThreadSource(self._prefetch, self._fetch_in_thread)
+        if not wanted:
+            yield in_thread
+            return
+        try:
+            # "always" means every range: the tests pin the worker path with it.
+            source = _WorkerSource(WorkerSetup(self.rpc.url, self.config.rpc_timeout_s, self.chain_id,
+                                               self.decoder.spec), in_thread if mode == "auto" else None)
+        except DecodeWorkerError as exc:
+            log.warning("%s; decoding in this process", exc)
+            yield in_thread
+            return
+        log.debug("back-fill of %d blocks: decoding in worker process %d", behind, source.worker.pid)
+        try:
+            yield source
+        finally:
+            source.close()
+
+    def _fetch_in_thread(self, first: int, last: int) -> RangeBatch:
+        return fetch_range(self.rpc, self.decoder, self.chain_id, first, last)
+
+    def _wait(self, future: Future[T]) -> T:
+        """The result of a fetch, waiting no longer than it takes to notice `stop`."""
+        while True:
+            try:
+                return future.result(timeout=_STOP_CHECK_S)
+            except FutureTimeoutError:
+                if self.stop.is_set():
+                    raise IndexerStoppedError from None
+
+    def _fetch_range(self, source: _RangeSource, first: int, last: int,
+                     failure: RpcError | DecodeWorkerError | None = None) -> tuple[RangeBatch, int]:
+        """The batch of `first..last`, or of a narrower range if the node finds that one too large; other failures
+        are retried with back-off. `failure` is how a first attempt at the range failed already."""
         while True:
             if self.stop.is_set():
                 raise IndexerStoppedError
-            try:
-                logs = self._get_logs(first, last)
-            except RpcError as exc:
-                if is_range_too_large(exc) and last > first:
-                    suggested = suggested_range_end(exc)
-                    narrower = suggested if suggested is not None and first <= suggested < last else (
-                        first + (last - first + 1) // 2 - 1
-                    )
-                    log.info("eth_getLogs %d..%d: %s; narrowing to %d blocks", first, last, exc, narrower - first + 1)
-                    self.progress.retries += 1
-                    self.range_size = max(1, narrower - first + 1)
-                    last = narrower
-                    continue
-                self._failed(f"eth_getLogs {first}..{last}", exc)
-                continue
-            self._succeeded()
-            return logs, last
-
-    def _get_logs(self, first: int, last: int) -> list[RawLog]:
-        with gc_paused():  # the JSON answer is tens of thousands of fresh dicts, none in a cycle
-            return self.rpc.get_logs(self.decoder.addresses, first, last)
+            if failure is None:
+                try:
+                    batch = self._wait(source.submit(first, last))
+                except (RpcError, DecodeWorkerError) as exc:
+                    failure = exc
+                else:
+                    self._succeeded()
+                    return batch, last
+            if isinstance(failure, RpcError) and is_range_too_large(failure) and last > first:
+                suggested = suggested_range_end(failure)
+                narrower = suggested if suggested is not None and first <= suggested < last else (
+                    first + (last - first + 1) // 2 - 1
+                )
+                log.info("eth_getLogs %d..%d: %s; narrowing to %d blocks", first, last, failure, narrower - first + 1)
+                self.progress.retries += 1
+                self.range_size = max(1, narrower - first + 1)
+                last = narrower
+            elif isinstance(failure, DecodeWorkerError):
+                self._failed("decode worker", failure)
+            else:
+                self._failed(f"eth_getLogs {first}..{last}", failure)
+            failure = None
 
     @staticmethod
-    def _consistent(by_number: dict[int, BlockHeader], raw: list[RawLog]) -> bool:
+    def _consistent(by_number: dict[int, BlockHeader], block_hashes: list[tuple[int, str]]) -> bool:
         for number, header in by_number.items():
             parent = by_number.get(number - 1)
             if parent is not None and header.parent_hash != parent.hash:
                 return False
-        for item in raw:
-            known = by_number.get(int(item["blockNumber"], 16))
-            if known is not None and item["blockHash"].lower() != known.hash:
+        for number, block_hash in block_hashes:
+            known = by_number.get(number)
+            if known is not None and block_hash != known.hash:
                 return False
         return True
 
-    def _commit(self, cursor: _Cursor, logs: list[ChainLog], headers: list[BlockHeader], last: int,
+    def _commit(self, cursor: _Cursor, batch: RangeBatch, headers: list[BlockHeader], last: int,
                 head: int) -> _Cursor:
         """Hands a verified range to the writer thread and moves the (in-memory) cursor on; the checkpoint in the
         store moves when the writer commits. At most `MAX_PENDING_WRITES` ranges wait."""
@@ -381,12 +535,12 @@ class ChainIndexer:
         while len(self._writes) >= MAX_PENDING_WRITES:
             self._complete(self._writes.popleft())
         self._writes.append(self._writer.submit(
-            self._write_range, cursor.indexed_block, cursor.indexed_hash, logs, headers, last, head, confirmed
+            self._write_range, cursor.indexed_block, cursor.indexed_hash, batch, headers, last, head, confirmed
         ))
         self._cursor = replace(cursor, indexed_block=last, indexed_hash=tip.hash, confirmed_block=confirmed)
         return self._cursor
 
-    def _write_range(self, after: int, after_hash: str | None, logs: list[ChainLog], headers: list[BlockHeader],
+    def _write_range(self, after: int, after_hash: str | None, batch: RangeBatch, headers: list[BlockHeader],
                      last: int, head: int, confirmed: int) -> tuple[int, int, int]:
         """One transaction: the events, their state, the window's block hashes and the checkpoint. Runs in the
         writer thread, in order. Refuses to write unless the stored checkpoint is exactly where this range
@@ -401,7 +555,7 @@ class ChainIndexer:
                 raise CheckpointMovedError(
                     f"the checkpoint is at block {stored[0]}, not {after}: the range after it is not written"
                 )
-            self.projector.apply(connection, logs)
+            self.projector.write(connection, batch)
             blocks = table_of(ChainBlock)
             bulk_insert(connection, blocks, [
                 {"chain_id": self.chain_id, "number": h.number, "hash": h.hash, "parent_hash": h.parent_hash}
@@ -414,7 +568,7 @@ class ChainIndexer:
                 indexed_block=last, indexed_hash=headers[-1].hash, head_block=head, confirmed_block=confirmed,
                 confirmations=self.config.confirmations,
             ))
-        return len(logs), last, confirmed
+        return batch.count, last, confirmed
 
     def _complete(self, write: Future[tuple[int, int, int]]) -> None:
         """Waits for a queued write; on failure drops every write queued behind it and forgets the in-memory

@@ -1,20 +1,26 @@
 """The JSON-RPC calls the indexer makes, with the failures it must tell apart.
 
 The client speaks plain JSON-RPC over httpx (web3's result formatting costs more than the whole decoding of a
-log). It does not retry by itself: the indexer decides, because a failed `eth_getLogs` over a wide range is
+log). The decode worker process uses `PlainHttpRpcClient` instead where it can (`client_for`): the same client over
+the standard library's `http.client`, because importing httpx and building its first client takes about 0.17 s,
+most of the worker's start-up.
+
+The clients do not retry by themselves: the indexer decides, because a failed `eth_getLogs` over a wide range is
 answered by a narrower range, and anything else by waiting and asking again (`Backoff`).
 """
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
+import os
 import random
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, cast
-
-import httpx
+from urllib.parse import urlsplit
 
 from tracemark.chain.indexer.events import RawLog
 from tracemark.chain.indexer.gcpause import gc_paused
@@ -47,8 +53,13 @@ class RpcResponseError(RpcError):
 
     def __init__(self, method: str, code: int, message: str) -> None:
         super().__init__(f"{method}: error {code}: {message}")
+        self.method = method
         self.code = code
         self.message = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled with the constructor's arguments (it crosses over from the decode worker), notes included.
+        return (type(self), (self.method, self.code, self.message), self.__dict__)
 
 
 def is_range_too_large(exc: RpcError) -> bool:
@@ -86,8 +97,16 @@ class RpcClient:
     """
 
     def __init__(self, url: str, timeout_s: float = 30.0) -> None:
+        import httpx  # here, not at module level: `PlainHttpRpcClient` (the decode worker's) never needs it
+
         self.url = url
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout_s), headers={"content-type": "application/json"})
+        self.timeout_s = timeout_s
+        # An http:// endpoint never negotiates TLS (and the client follows no redirects), so its client needs no
+        # CA bundle: loading one takes 0.02 s, which every decode worker would pay before its first range.
+        verify = not url.lower().startswith("http://")
+        self._httpx = httpx
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout_s), headers={"content-type": "application/json"},
+                                  verify=verify)
         self._ids = itertools.count(1)
 
     def close(self) -> None:
@@ -99,18 +118,28 @@ class RpcClient:
             return self._post_unpaused(payload, method)
 
     def _post_unpaused(self, payload: Any, method: str) -> Any:
+        status, content = self._exchange(json.dumps(payload).encode(), method)
+        if status != 200:
+            raise RpcTransportError(f"{method}: HTTP {status}: {_text(content)[:200]}")
         try:
-            response = self._http.post(self.url, content=json.dumps(payload))
+            return json.loads(content)
+        except ValueError as exc:
+            raise RpcTransportError(f"{method}: the answer is not JSON: {_text(content)[:200]!r}") from exc
+
+    def _exchange(self, body: bytes, method: str) -> tuple[int, bytes]:
+        """POSTs a request body; returns the HTTP status and the answer's body.
+
+        Raises:
+            RpcTransportError: no answer (RpcTimeoutError for a timeout).
+        """
+        httpx = self._httpx
+        try:
+            response = self._http.post(self.url, content=body)
         except httpx.TimeoutException as exc:
-            raise RpcTimeoutError(f"{method}: timed out after {self._http.timeout.read} s") from exc
+            raise RpcTimeoutError(f"{method}: timed out after {self.timeout_s} s") from exc
         except httpx.HTTPError as exc:
             raise RpcTransportError(f"{method}: {type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise RpcTransportError(f"{method}: HTTP {response.status_code}: {response.text[:200]}")
-        try:
-            return json.loads(response.content)
-        except ValueError as exc:
-            raise RpcTransportError(f"{method}: the answer is not JSON: {response.text[:200]!r}") from exc
+        return response.status_code, response.content
 
     @staticmethod
     def _result(method: str, body: Any) -> Any:
@@ -168,6 +197,76 @@ class RpcClient:
         if not isinstance(logs, list):
             raise RpcTransportError(f"eth_getLogs: expected a list, got {str(logs)[:200]}")
         return cast(list[RawLog], logs)
+
+
+class PlainHttpRpcClient(RpcClient):
+    """`RpcClient` over the standard library's `http.client`, for a plain `http://` endpoint reached without a
+    proxy: one kept-alive connection (requests are serialised; the decode worker makes one at a time), the same
+    timeouts, answers and exceptions.
+
+    Args:
+        url: The endpoint (`http://host[:port][/path]`).
+        timeout_s: Timeout of one request (connect, read and write each).
+    """
+
+    def __init__(self, url: str, timeout_s: float = 30.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "http" or not parts.hostname:
+            raise ValueError(f"not a plain http:// URL: {url}")
+        self.url = url
+        self.timeout_s = timeout_s
+        self._host, self._port = parts.hostname, parts.port or 80
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._connection: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def close(self) -> None:
+        """Closes the connection."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def _exchange(self, body: bytes, method: str) -> tuple[int, bytes]:
+        with self._lock:
+            if self._connection is None:
+                self._connection = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout_s)
+            connection = self._connection
+            try:
+                connection.request("POST", self._path, body=body, headers={"content-type": "application/json"})
+                response = connection.getresponse()
+                content = response.read()
+            except TimeoutError as exc:
+                self._drop(connection)
+                raise RpcTimeoutError(f"{method}: timed out after {self.timeout_s} s") from exc
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(connection)
+                raise RpcTransportError(f"{method}: {type(exc).__name__}: {exc}") from exc
+            if response.will_close:
+                self._drop(connection)
+            return response.status, content
+
+    def _drop(self, connection: http.client.HTTPConnection) -> None:
+        connection.close()
+        self._connection = None
+
+
+_PROXY_VARIABLES = ("http_proxy", "all_proxy")
+
+
+def client_for(url: str, timeout_s: float = 30.0) -> RpcClient:
+    """The cheapest client to start for an endpoint: `PlainHttpRpcClient` for a plain http:// URL when no proxy
+    is configured in the environment (httpx would honour one; `http.client` would not), else `RpcClient`."""
+    proxied = any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
+    if url.lower().startswith("http://") and not proxied:
+        return PlainHttpRpcClient(url, timeout_s)
+    return RpcClient(url, timeout_s)
+
+
+def _text(content: bytes) -> str:
+    """An answer's body as text, for error messages."""
+    return content.decode("utf-8", "replace")
 
 
 def _header(raw: dict[str, Any]) -> BlockHeader:

@@ -3,7 +3,9 @@ because the checkpoint and the events it covers are written in one transaction.
 
 The killed processes are `tracemark index` subprocesses (the real command, about 1.5 s to start) and, to keep
 the suite short, forks of the test process that run the same indexer loop (`connect(settings).run()`), started
-in milliseconds. Both are real processes writing the same SQLite file, and both die by SIGKILL.
+in milliseconds. Both are real processes writing the same SQLite file, and both die by SIGKILL. A run behind by
+three ranges or more decodes in a decode worker process (`index_decode_process=auto`, ranges of 1 to 3 blocks
+here): killing the indexer must not leave that worker behind.
 """
 
 from __future__ import annotations
@@ -134,3 +136,24 @@ def kill_and_restart(chain: DevChain, deployed_state: DeployedState, tmp_path: P
     assert_canonical(database, chain)
     assert kills_mid_run >= kills // 2
     assert cli_done >= cli_kills
+    assert not orphan_workers(chain.url), "no decode worker outlived its killed indexer"
+
+
+def orphan_workers(rpc_url: str) -> list[int]:
+    """Decode worker processes still running for this test's node, once they had time to notice their parent's
+    death (a worker busy on a request ends when that request does)."""
+    marker = f"TRACEMARK_RPC_URL={rpc_url}".encode()
+    deadline = time.monotonic() + 60  # a bound against hanging, not a timing under test
+    while True:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if (entry.name.isdigit() and b"tracemark.chain.indexer.worker" in (entry / "cmdline").read_bytes()
+                        and marker in (entry / "environ").read_bytes().split(b"\0")
+                        and (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
