@@ -25,12 +25,13 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from lxml import etree
 from parsel import Selector
 
 from tracemark.crawler.licence import PageLicences, read_licences
+from tracemark.crawler.urls import absolute_url
 from tracemark.sites._html import load_json
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".heic", ".bmp", ".tif", ".tiff")
@@ -153,20 +154,6 @@ def jsonld_image_urls(text: str) -> list[str]:
     return list(dict.fromkeys(_walk_json(data)))
 
 
-def _absolute(base: str, ref: str) -> str | None:
-    ref = ref.strip()
-    if not ref or ref.startswith(("data:", "javascript:", "mailto:", "blob:")):
-        return None
-    try:
-        url = urldefrag(urljoin(base, ref))[0]
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return url
-
-
 def read_page(html: str, url: str) -> PageContent:
     """Reads the images, links and language of a page (tolerant of broken HTML).
 
@@ -181,14 +168,14 @@ def read_page(html: str, url: str) -> PageContent:
     base = url
     base_href = sel.xpath("//base/@href").get()
     if base_href:
-        base = _absolute(url, base_href) or url
+        base = absolute_url(url, base_href) or url
 
     found: dict[str, PageImage] = {}
 
     def add(ref: str | None, how: str) -> None:
         if not ref:
             return
-        absolute = _absolute(base, ref)
+        absolute = absolute_url(base, ref)
         if absolute is None:
             return
         image = found.setdefault(absolute, PageImage(absolute))
@@ -232,7 +219,7 @@ def read_page(html: str, url: str) -> PageContent:
 
     links: list[str] = []
     for href in sel.xpath("//a/@href | //area/@href").getall():
-        absolute = _absolute(base, href)
+        absolute = absolute_url(base, href)
         if absolute is None:
             continue
         if urlsplit(absolute).path.lower().endswith(IMAGE_EXTENSIONS):
@@ -287,7 +274,7 @@ def read_sitemap(body: bytes, url: str) -> tuple[str, list[str]]:
         return "", []
     urls: list[str] = []
     for loc in root.iter("{*}loc"):
-        absolute = _absolute(url, (loc.text or "").strip())
+        absolute = absolute_url(url, (loc.text or "").strip())
         if absolute is not None:
             urls.append(absolute)
     return kind, list(dict.fromkeys(urls))

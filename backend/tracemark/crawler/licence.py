@@ -27,12 +27,13 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import lxml.etree
 import lxml.html
 
 from tracemark.cases.licence_check import PageLicenceData
+from tracemark.crawler.urls import absolute_url
 from tracemark.sites._html import load_json
 
 MAX_JSONLD_BLOCKS = 32
@@ -42,7 +43,6 @@ MAX_DEPTH = 32
 MAX_ELEMENTS = 200_000  # HTML elements looked at per page
 MAX_VALUES = 20  # per field, per image and for the page
 MAX_IMAGES = 5_000  # images with data of their own, per page
-MAX_URL = 2048
 MAX_ANCESTORS = 64  # levels looked up for an element's figure or microdata item
 MAX_TEXT = 500
 
@@ -80,21 +80,6 @@ def url_key(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
-def _absolute(base: str, ref: str) -> str | None:
-    """An http(s) URL for a reference found in the page, or None (data:, javascript:, malformed, too long)."""
-    ref = ref.strip()
-    if not ref or len(ref) > MAX_URL or ref.startswith(("data:", "javascript:", "mailto:", "blob:")):
-        return None
-    try:
-        url = urldefrag(urljoin(base, ref))[0]
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return url
-
-
 def _licence_url(base: str, value: str) -> str | None:
     """A licence value as a URL: absolute http(s), protocol-relative, or a path; plain text names no licence."""
     value = value.strip()
@@ -103,7 +88,7 @@ def _licence_url(base: str, value: str) -> str | None:
     lowered = value.lower()
     if not (lowered.startswith(("http://", "https://", "//", "/", "./", "../"))):
         return None
-    url = _absolute(base, value)
+    url = absolute_url(base, value)
     return url_key(url) if url is not None else None
 
 
@@ -252,7 +237,7 @@ def _image_urls_of(node: dict[str, Any], base: str) -> list[str]:
     urls = []
     for prop in _IMAGE_URL_PROPS:
         for ref in _json_urls(_props(node, prop)):
-            if isinstance(ref, str) and (url := _absolute(base, ref)) is not None:
+            if isinstance(ref, str) and (url := absolute_url(base, ref)) is not None:
                 urls.append(url)
     return urls
 
@@ -293,7 +278,7 @@ def _read_jsonld(data: Any, base: str, out: PageLicences, budget: list[int]) -> 
             if not licence.empty:  # a node passes its licence on to the images it names
                 for image in _props(value, "image"):
                     if isinstance(image, str):
-                        if (url := _absolute(base, image)) is not None:
+                        if (url := absolute_url(base, image)) is not None:
                             _attach(out, [url], licence)
                     elif isinstance(image, dict):
                         _attach(out, _image_urls_of(image, base), licence)
@@ -345,7 +330,7 @@ def _shown_urls(element: Any, base: str) -> list[str]:
     refs = [element.get(a) or "" for a in _LAZY_ATTRS]
     for attr in _SRCSET_ATTRS:
         refs += _srcset(element.get(attr) or "")
-    urls = [u for r in refs if r and (u := _absolute(base, r)) is not None]
+    urls = [u for r in refs if r and (u := absolute_url(base, r)) is not None]
     return list(dict.fromkeys(urls))
 
 
@@ -357,7 +342,7 @@ def _images_inside(element: Any, base: str, limit: int = 200) -> list[str]:
     urls: list[str] = []
     for child in element.iter("img", "source", "a"):
         if _tag(child) == "a":
-            url = _absolute(base, child.get("href") or "")
+            url = absolute_url(base, child.get("href") or "")
             if url is not None and urlsplit(url).path.lower().endswith(IMAGE_EXTENSIONS):
                 urls.append(url)
         else:
@@ -440,7 +425,7 @@ def _microdata(root: Any, base: str, out: PageLicences, budget: list[int]) -> No
                 found.setdefault(owner, _Found()).add(kind, value)
         elif name in _IMAGE_URL_PROPS or name == "image":
             ref = next((element.get(a) for a in ("src", "href", "content") if element.get(a)), None)
-            if ref and (url := _absolute(base, ref)) is not None:
+            if ref and (url := absolute_url(base, ref)) is not None:
                 image_urls.setdefault(owner, []).append(url)
     for element, (kinds, top) in items.items():
         licence = found.get(element)
@@ -562,7 +547,7 @@ def page_licences(html: str, url: str) -> PageLicences:
     for element in root.iter("base"):
         href = element.get("href")
         if href:
-            base = _absolute(url, href) or url
+            base = absolute_url(url, href) or url
             break
     return read_licences(root, base)
 
