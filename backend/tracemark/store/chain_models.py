@@ -63,15 +63,20 @@ class ChainBlock(Base):
 class ChainEvent(Base):
     """Every event of the Tracemark contracts, keyed by chain, block hash, transaction and log index: its contract
     and event name and its payload as bytes, so it can be decoded again and checked against the chain
-    (`tracemark.chain.indexer.events.EventDecoder.decode_stored` decodes the arguments)."""
+    (`tracemark.chain.indexer.events.EventDecoder.decode_stored` decodes the arguments).
+
+    The primary key leads with the block number, which the block hash implies (so the key is unique exactly when
+    chain, block hash, transaction and log index are): the index then grows at its end as blocks arrive, where a
+    key led by the hash scattered every range's rows over the whole index and made each commit rewrite most of
+    its pages."""
 
     __tablename__ = "chain_events"
 
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     block_hash: Mapped[str] = mapped_column(String(HASH), primary_key=True)
     tx_hash: Mapped[str] = mapped_column(String(HASH), primary_key=True)
     log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    block_number: Mapped[int] = mapped_column(BigInteger)
     pos: Mapped[int] = mapped_column(BigInteger)
     tx_index: Mapped[int] = mapped_column(Integer)
     contract: Mapped[str] = mapped_column(String(32), doc="Contract name, e.g. `LicenseMarket`.")

@@ -11,6 +11,7 @@ import pytest
 
 from tests.backend.chainops import DevChain, deploy, dump_state, load_state, start_anvil
 from tests.backend.conftest import ROOT, free_port, tool_env, wait_for_rpc
+from tests.backend.integration.databases import any_database  # noqa: F401 - shared fixture
 from tracemark.chain.deployments import Deployment, load_deployment
 
 ANVIL_FLAGS = ("--base-fee", "0", "--no-mining")  # blocks only when a test mines them
