@@ -25,11 +25,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tracemark.chain.indexer.events import ChainLog, EventDecoder, LogRow, RawLog
+from tracemark.chain.indexer.events import (
+    FIELD_ADDRESS,
+    FIELD_INT,
+    FIELD_TEXT,
+    FIELD_U256,
+    FIELD_WORD,
+    ChainLog,
+    EventDecoder,
+    FieldSpec,
+    RawLog,
+    ReadRow,
+    stored_values,
+)
 from tracemark.chain.indexer.gcpause import gc_paused
 from tracemark.chain.indexer.rpc import RpcClient
+
+if TYPE_CHECKING:
+    from tracemark.chain.deployments import Deployment
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_HASH = "0x" + "00" * 32
@@ -55,17 +70,30 @@ OP_DISPUTE_CLEARED = 4  # certificate id, pos, resolution CID
 OP_OFFER_PUBLISHED = 5  # certificate id, pos, kind, holder, price, duration
 OP_OFFER_WITHDRAWN = 6  # certificate id, pos, kind, holder
 
-CERTIFICATE_EVENTS = frozenset(
-    {"Transfer", "CertificateRegistered", "CertificateMetadataReplaced", "CertificateDisputed",
-     "CertificateDisputeCleared"}
-)
-OFFER_EVENTS = frozenset({"OfferPublished", "OfferWithdrawn"})
-STATE_EVENTS = frozenset(
-    {("ImageCertificate", name) for name in CERTIFICATE_EVENTS}
-    | {("LicenseMarket", name) for name in (*OFFER_EVENTS, "LicencePurchased", "ClaimSettled")}
-    | {("EvidenceAnchor", "EvidenceAnchored")}
-)
-"""The events whose arguments shape the materialised state (the others are stored as logs only)."""
+_ADDRESS, _INT, _TEXT, _U256, _WORD = FIELD_ADDRESS, FIELD_INT, FIELD_TEXT, FIELD_U256, FIELD_WORD
+PLANNED: dict[tuple[str, str], FieldSpec] = {
+    ("ImageCertificate", "Transfer"): (("from", _ADDRESS), ("to", _ADDRESS), ("tokenId", _U256)),
+    ("ImageCertificate", "CertificateRegistered"): (
+        ("tokenId", _U256), ("metadataDigest", _WORD), ("fingerprint", _WORD)),
+    ("ImageCertificate", "CertificateMetadataReplaced"): (("tokenId", _U256), ("metadataDigest", _WORD)),
+    ("ImageCertificate", "CertificateDisputed"): (("tokenId", _U256), ("evidenceCid", _TEXT)),
+    ("ImageCertificate", "CertificateDisputeCleared"): (("tokenId", _U256), ("resolutionCid", _TEXT)),
+    ("LicenseMarket", "OfferPublished"): (
+        ("certificateId", _U256), ("kind", _INT), ("holder", _ADDRESS), ("price", _U256), ("duration", _INT)),
+    ("LicenseMarket", "OfferWithdrawn"): (("certificateId", _U256), ("kind", _INT), ("holder", _ADDRESS)),
+    ("LicenseMarket", "LicencePurchased"): (
+        ("licenceId", _U256), ("certificateId", _U256), ("licensee", _ADDRESS), ("kind", _INT), ("start", _INT),
+        ("end", _INT), ("price", _U256), ("holder", _ADDRESS), ("platformFee", _U256)),
+    ("LicenseMarket", "ClaimSettled"): (
+        ("caseId", _WORD), ("certificateId", _U256), ("payer", _ADDRESS), ("licenceId", _U256), ("holder", _ADDRESS),
+        ("holderAmount", _U256), ("treasury", _ADDRESS), ("platformAmount", _U256)),
+    ("EvidenceAnchor", "EvidenceAnchored"): (
+        ("root", _WORD), ("count", _INT), ("batchCid", _TEXT), ("anchorer", _ADDRESS), ("timestamp", _INT)),
+}
+"""The events whose arguments shape the materialised state, and the fields the planner reads of each, in the
+order `plan_rows` unpacks them (the other events are stored as logs only)."""
+
+STATE_EVENTS = frozenset(PLANNED)
 
 
 def u256(value: int) -> str:
@@ -99,22 +127,27 @@ class RangeBatch:
 
 
 def plan_batch(chain_id: int, logs: Sequence[ChainLog]) -> RangeBatch:
-    """The batch of some decoded logs, which must be in chain order.
+    """The batch of some decoded logs, which must be in chain order (the same batch as `plan_logs` of the raw logs).
 
     Args:
         chain_id: The chain the logs come from.
         logs: The decoded logs of one range.
     """
-    return plan_rows(chain_id, [log.row() for log in logs])
+    rows: list[ReadRow] = []
+    for log in logs:
+        fields = PLANNED.get((log.contract, log.name))
+        values = None if fields is None else stored_values(fields, log.args)
+        rows.append((log.pos, log.block_number, log.block_hash, log.tx_hash, log.tx_index, log.log_index,
+                     log.address, log.contract, log.name, values, log.topics, log.data))
+    return plan_rows(chain_id, rows)
 
 
-def plan_rows(chain_id: int, rows: Sequence[LogRow]) -> RangeBatch:
-    """The batch of some decoded logs as `LogRow` tuples (cheaper than `ChainLog` objects by the ten thousand),
-    which must be in chain order.
+def plan_rows(chain_id: int, rows: Sequence[ReadRow]) -> RangeBatch:
+    """The batch of some logs as `ReadRow` tuples with the `PLANNED` fields, which must be in chain order.
 
     Args:
         chain_id: The chain the logs come from.
-        rows: The decoded logs of one range.
+        rows: The logs of one range.
     """
     batch = RangeBatch()
     if not rows:
@@ -132,71 +165,67 @@ def plan_rows(chain_id: int, rows: Sequence[LogRow]) -> RangeBatch:
     # most of the certificates it touches).
     touched: set[str] = set()
     minted_here: set[str] = set()
+    v: Any  # the fields of one event, as PLANNED lists them
 
-    for at, block_number, block_hash, tx_hash, tx_index, log_index, address, contract, name, args, topics, data in rows:
+    for at, block_number, block_hash, tx_hash, tx_index, log_index, address, contract, name, v, topics, data in rows:
         tx_hash = share(tx_hash, tx_hash)
         events.append((chain_id, share(block_hash, block_hash), tx_hash, log_index, block_number, at, tx_index,
                        contract, share(address, address), name, topics, data))
+        if v is None:
+            continue
         if contract == "ImageCertificate":
-            if name not in CERTIFICATE_EVENTS:
-                continue
-            cid = u256(int(args["tokenId"]))
+            cid = v[0] if name != "Transfer" else v[2]
             first_seen = cid not in touched
             touched.add(cid)
             if name == "CertificateRegistered":
                 if first_seen:
                     minted_here.add(cid)
-                ops.append((OP_REGISTERED, cid, str(args["metadataDigest"]), str(args["fingerprint"])))
+                ops.append((OP_REGISTERED, cid, v[1], v[2]))
             elif name == "Transfer":
-                sender, receiver = str(args["from"]), str(args["to"])
+                sender, receiver = v[0], v[1]
                 if first_seen and sender == ZERO_ADDRESS:
                     minted_here.add(cid)
                 transfers.append((chain_id, cid, at, sender, receiver, block_number, tx_hash))
                 ops.append((OP_TRANSFER, cid, at, sender, receiver, block_number, tx_hash))
             elif name == "CertificateMetadataReplaced":
-                ops.append((OP_METADATA, cid, at, str(args["metadataDigest"])))
+                ops.append((OP_METADATA, cid, at, v[1]))
             elif name == "CertificateDisputed":
-                ops.append((OP_DISPUTED, cid, at, str(args["evidenceCid"])))
+                ops.append((OP_DISPUTED, cid, at, v[1]))
             else:  # CertificateDisputeCleared
-                ops.append((OP_DISPUTE_CLEARED, cid, at, str(args["resolutionCid"])))
+                ops.append((OP_DISPUTE_CLEARED, cid, at, v[1]))
         elif contract == "LicenseMarket":
             if name == "LicencePurchased":
-                end = int(args["end"])
-                licence_id = u256(int(args["licenceId"]))
+                licence_id, certificate_id, licensee, kind, start, end, price, holder, fee = v
                 licences[licence_id] = [
-                    chain_id, licence_id, u256(int(args["certificateId"])), str(args["licensee"]), int(args["kind"]),
-                    as_int64(int(args["start"])), None if end == PERPETUAL else as_int64(end),
-                    u256(int(args["price"])), str(args["holder"]), u256(int(args["platformFee"])), None, at,
-                    block_number, tx_hash,
+                    chain_id, licence_id, certificate_id, licensee, kind, as_int64(start),
+                    None if end == PERPETUAL else as_int64(end), price, holder, fee, None, at, block_number, tx_hash,
                 ]
             elif name == "ClaimSettled":
-                licence_id = u256(int(args["licenceId"]))
-                case_id = str(args["caseId"])
+                case_id, certificate_id, payer, licence_id, holder, holder_amount, treasury, platform_amount = v
                 if licence_id in licences:
                     licences[licence_id][10] = case_id
-                settlements.append((
-                    chain_id, case_id, u256(int(args["certificateId"])), str(args["payer"]), licence_id,
-                    str(args["holder"]), u256(int(args["holderAmount"])), str(args["treasury"]),
-                    u256(int(args["platformAmount"])), at, block_number, tx_hash,
-                ))
-            elif name in OFFER_EVENTS:
-                cid = u256(int(args["certificateId"]))
-                touched.add(cid)
-                if name == "OfferPublished":
-                    ops.append((OP_OFFER_PUBLISHED, cid, at, int(args["kind"]), str(args["holder"]),
-                                u256(int(args["price"])), as_int64(int(args["duration"]))))
-                else:
-                    ops.append((OP_OFFER_WITHDRAWN, cid, at, int(args["kind"]), str(args["holder"])))
-        elif contract == "EvidenceAnchor" and name == "EvidenceAnchored":
-            anchors.append((
-                chain_id, str(args["root"]), as_int64(int(args["count"])), str(args["batchCid"]),
-                str(args["anchorer"]), as_int64(int(args["timestamp"])), at, block_number, tx_hash,
-            ))
+                settlements.append((chain_id, case_id, certificate_id, payer, licence_id, holder, holder_amount,
+                                    treasury, platform_amount, at, block_number, tx_hash))
+            elif name == "OfferPublished":
+                touched.add(v[0])
+                ops.append((OP_OFFER_PUBLISHED, v[0], at, v[1], v[2], v[3], as_int64(v[4])))
+            else:  # OfferWithdrawn
+                touched.add(v[0])
+                ops.append((OP_OFFER_WITHDRAWN, v[0], at, v[1], v[2]))
+        else:  # EvidenceAnchored
+            root, count, batch_cid, anchorer, timestamp = v
+            anchors.append((chain_id, root, as_int64(count), batch_cid, anchorer, as_int64(timestamp), at,
+                            block_number, tx_hash))
 
     batch.licences = [tuple(row) for row in licences.values()]
     batch.load_ids = sorted(touched - minted_here)
     batch.block_hashes = sorted({(event[4], event[1].lower()) for event in events})
     return batch
+
+
+def planning_decoder(deployment: Deployment) -> EventDecoder:
+    """The decoder `plan_logs` needs: one that reads the `PLANNED` fields (the indexer's)."""
+    return EventDecoder(deployment, args_of=STATE_EVENTS, fields=PLANNED)
 
 
 def fetch_range(rpc: RpcClient, decoder: EventDecoder, chain_id: int, first: int, last: int) -> RangeBatch:
@@ -217,7 +246,13 @@ def get_logs(rpc: RpcClient, decoder: EventDecoder, first: int, last: int) -> li
 
 
 def plan_logs(decoder: EventDecoder, chain_id: int, raw: list[RawLog]) -> RangeBatch:
-    """The batch of the raw logs of one range (in any order)."""
+    """The batch of the raw logs of one range (in any order).
+
+    Raises:
+        ValueError: the decoder does not read the `PLANNED` fields (see `planning_decoder`).
+    """
+    if decoder.fields != PLANNED:
+        raise ValueError("plan_logs needs a decoder that reads the planned fields (planning_decoder)")
     with gc_paused():
-        rows = sorted(map(decoder.decode_row, raw), key=itemgetter(0))
+        rows = sorted(map(decoder.read_row, raw), key=itemgetter(0))
         return plan_rows(chain_id, rows)

@@ -5,6 +5,11 @@ address and topic 0: the ERC-20 and ERC-721 `Transfer` events share a signature,
 Every event parameter of these contracts is a static word (address, uintN, bytes32, bool) or a `string`, so
 decoding is slicing hex, with no general ABI decoder in the hot path of a back-fill.
 
+A back-fill does not need the arguments as Python values, only as the store keeps them: `EventDecoder.read_row`
+reads the fields a `FieldSpec` names (the planner's, `tracemark.chain.indexer.batch.PLANNED`) straight out of the
+hex, in their stored form (`FIELD_*`), and falls back to the full decoding for any log whose shape it does not
+recognise, so both ways give the same row.
+
 A decoder is built from a `DecoderSpec`: plain, picklable data (addresses, contract names, event ABIs with their
 topic 0). The indexer's decode worker (`tracemark.chain.indexer.worker`) receives one and builds its decoder from
 it, so this module imports neither web3 nor a keccak implementation at module level: the worker starts in a
@@ -25,6 +30,24 @@ LOG_INDEX_BITS = 20
 """`pos = block_number << LOG_INDEX_BITS | log_index`; a block holds far fewer than 2**20 logs (30M gas / 375)."""
 
 ArgValue = int | str | bool
+
+# The stored form of an event field (what `read_row` gives and the planner stores):
+FIELD_INT = 0
+"""An unsigned integer as a Python int."""
+FIELD_U256 = 1
+"""An unsigned integer as 64 lowercase hex digits (how ids and amounts are stored)."""
+FIELD_ADDRESS = 2
+"""An address as `0x` and its 40 hex digits, as the node wrote them."""
+FIELD_WORD = 3
+"""A bytes32 as `0x` and its 64 hex digits, as the node wrote them."""
+FIELD_TEXT = 4
+"""A string as text."""
+
+FieldSpec = tuple[tuple[str, int], ...]
+"""The fields to read of one event, in order: (parameter name, `FIELD_*` form)."""
+
+_FORM_TYPES = {FIELD_INT: "uint", FIELD_U256: "uint", FIELD_ADDRESS: "address", FIELD_WORD: "bytes32",
+               FIELD_TEXT: "string"}
 
 
 class RawLog(TypedDict):
@@ -80,11 +103,6 @@ class ChainLog:
         """The arguments as JSON; integers beyond 2**53 as decimal strings, so no JSON reader loses digits."""
         return args_json(self.args)
 
-    def row(self) -> LogRow:
-        """The log as a `LogRow`."""
-        return (self.pos, self.block_number, self.block_hash, self.tx_hash, self.tx_index, self.log_index,
-                self.address, self.contract, self.name, self.args, self.topics, self.data)
-
 
 def args_json(args: Mapping[str, ArgValue]) -> str:
     """Decoded arguments as JSON; integers beyond 2**53 as decimal strings, so no JSON reader loses digits."""
@@ -119,6 +137,88 @@ def _word_decoder(kind: str) -> Callable[[str], ArgValue]:
     raise ValueError(f"no decoder for ABI type {kind}")
 
 
+def _text_at(body: str, word_index: int) -> str:
+    """The ABI string whose offset is the `word_index`-th word of `body` (hex without `0x`)."""
+    offset = int(body[word_index * 64 : word_index * 64 + 64], 16) * 2
+    length = int(body[offset : offset + 64], 16) * 2
+    return bytes.fromhex(body[offset + 64 : offset + 64 + length]).decode("utf-8", "replace")
+
+
+def stored_value(form: int, value: ArgValue) -> ArgValue:
+    """A decoded argument in its stored form (`FIELD_*`)."""
+    if form == FIELD_U256:
+        return f"{int(value):064x}"
+    if form == FIELD_INT:
+        return int(value)
+    return str(value)
+
+
+def stored_values(fields: FieldSpec, args: Mapping[str, ArgValue]) -> tuple[ArgValue, ...]:
+    """Decoded arguments as `read_row` reads them: the named fields in their stored forms, in order."""
+    return tuple([stored_value(form, args[name]) for name, form in fields])
+
+
+_Getter = Callable[[list[str], str], ArgValue]
+
+
+def _field_getter(form: int, topic: int | None, word: int) -> _Getter:
+    """Reads one field in its stored form from the topics (`topic`, counted with topic 0) or from the data words
+    (`word`) of a log whose shape was checked. The same slices as `_word_decoder`, without the round trips."""
+    if topic is not None:
+        i = topic
+        if form == FIELD_U256:
+            return lambda topics, body: topics[i][2:].lower()
+        if form == FIELD_ADDRESS:
+            return lambda topics, body: "0x" + topics[i][26:66]
+        if form == FIELD_WORD:
+            return lambda topics, body: "0x" + topics[i][2:]
+        return lambda topics, body: int(topics[i][2:], 16)
+    start, end = word * 64, word * 64 + 64
+    if form == FIELD_U256:
+        return lambda topics, body: body[start:end].lower()
+    if form == FIELD_ADDRESS:
+        return lambda topics, body: "0x" + body[start + 24 : end]
+    if form == FIELD_WORD:
+        return lambda topics, body: "0x" + body[start:end]
+    if form == FIELD_TEXT:
+        return lambda topics, body: _text_at(body, word)
+    return lambda topics, body: int(body[start:end], 16)
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldReader:
+    """Reads the fields of one event (see `_field_getter`); `topics` and `words` are the shape it expects."""
+
+    contract: str
+    name: str
+    topics: int  # topics of the log, topic 0 included
+    words: int  # data words of its head (static values and string offsets)
+    getters: tuple[_Getter, ...]
+    checks: tuple[_Getter, ...]  # the strings not read: the full decoding would refuse a malformed one
+    wanted: bool  # whether the fields are wanted (else the reader only checks what the full decoding checks)
+
+    @classmethod
+    def of(cls, contract: str, item: Mapping[str, Any], fields: FieldSpec, wanted: bool = True) -> _FieldReader:
+        inputs = item["inputs"]
+        indexed = [i for i in inputs if i["indexed"]]
+        head = [i for i in inputs if not i["indexed"]]
+        getters = []
+        for name, form in fields:
+            found = [i for i in inputs if i["name"] == name]
+            if len(found) != 1 or not str(found[0]["type"]).startswith(_FORM_TYPES[form]):
+                raise ValueError(f"{contract}.{item['name']} has no {name} that reads as form {form}")
+            if found[0]["indexed"]:
+                if form == FIELD_TEXT:
+                    raise ValueError(f"{contract}.{item['name']}.{name}: an indexed string is only its hash")
+                getters.append(_field_getter(form, 1 + indexed.index(found[0]), 0))
+            else:
+                getters.append(_field_getter(form, None, head.index(found[0])))
+        read = {name for name, _form in fields}
+        checks = tuple(_field_getter(FIELD_TEXT, None, word) for word, i in enumerate(head)
+                       if i["type"] == "string" and i["name"] not in read)
+        return cls(contract, item["name"], 1 + len(indexed), len(head), tuple(getters), checks, wanted)
+
+
 @dataclass(frozen=True, slots=True)
 class _EventDecoder:
     contract: str
@@ -137,9 +237,7 @@ class _EventDecoder:
             if decoder is not None:
                 args[name] = decoder(word)
             else:  # string: the word is the offset of (length, bytes)
-                offset = int(word, 16) * 2
-                length = int(body[offset : offset + 64], 16) * 2
-                args[name] = bytes.fromhex(body[offset + 64 : offset + 64 + length]).decode("utf-8", "replace")
+                args[name] = _text_at(body, i)
         return args
 
 
@@ -169,13 +267,16 @@ class DecoderSpec:
         contracts: (lowercase address, contract name, ((topic 0, event ABI item), ...)) per contract, in the order
             of `tracemark.chain.deployments.CONTRACT_NAMES`.
         args_of: Decode the arguments only of these (contract, event) pairs; None decodes all.
+        fields: ((contract, event), fields) pairs: what `EventDecoder.read_row` reads of those events.
     """
 
     contracts: tuple[tuple[str, str, tuple[tuple[str, Mapping[str, Any]], ...]], ...]
     args_of: frozenset[tuple[str, str]] | None = None
+    fields: tuple[tuple[tuple[str, str], FieldSpec], ...] = ()
 
     @classmethod
-    def of(cls, deployment: Deployment, args_of: frozenset[tuple[str, str]] | None = None) -> DecoderSpec:
+    def of(cls, deployment: Deployment, args_of: frozenset[tuple[str, str]] | None = None,
+           fields: Mapping[tuple[str, str], FieldSpec] | None = None) -> DecoderSpec:
         """The spec of a deployment's contracts, from the shipped ABIs."""
         # Imported here, not at module level: the decode worker builds its decoder from a spec without them.
         from eth_utils.crypto import keccak
@@ -192,7 +293,7 @@ class DecoderSpec:
                 signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
                 events.append(("0x" + keccak(text=signature).hex(), item))
             contracts.append((deployment.address_of(name).lower(), name, tuple(events)))
-        return cls(tuple(contracts), args_of)
+        return cls(tuple(contracts), args_of, tuple(sorted((fields or {}).items())))
 
 
 class EventDecoder:
@@ -202,10 +303,15 @@ class EventDecoder:
         deployment: The contracts.
         args_of: Decode the arguments only of these (contract, event) pairs; others get empty `args` (their raw
             topics and data are still there for `decode_stored`). None decodes all.
+        fields: What `read_row` reads of some events (those events' arguments are decoded too).
+
+    Raises:
+        ValueError: `fields` names a parameter an event does not have, or in a form its type does not take.
     """
 
-    def __init__(self, deployment: Deployment, args_of: frozenset[tuple[str, str]] | None = None) -> None:
-        self._build(DecoderSpec.of(deployment, args_of))
+    def __init__(self, deployment: Deployment, args_of: frozenset[tuple[str, str]] | None = None,
+                 fields: Mapping[tuple[str, str], FieldSpec] | None = None) -> None:
+        self._build(DecoderSpec.of(deployment, args_of, fields))
 
     @classmethod
     def from_spec(cls, spec: DecoderSpec) -> EventDecoder:
@@ -216,7 +322,11 @@ class EventDecoder:
 
     def _build(self, spec: DecoderSpec) -> None:
         self.spec = spec
-        self._args_of = spec.args_of
+        fields = dict(spec.fields)
+        self._fields = fields
+        self.fields: Mapping[tuple[str, str], FieldSpec] = fields
+        """What `read_row` reads, by (contract, event)."""
+        self._args_of = None if spec.args_of is None else spec.args_of | frozenset(fields)
         self.addresses = [address for address, _name, _events in spec.contracts]
         self._names = {address: name for address, name, _events in spec.contracts}
         self._by_name: dict[str, dict[str, tuple[str, _EventDecoder]]] = {}
@@ -225,6 +335,60 @@ class EventDecoder:
         }
         for address, decoders in self._by_address.items():
             self._by_name[address] = {d.name: (topic0, d) for topic0, d in decoders.items()}
+        # What read_row knows by (address, topic 0): the contract and event names, and a reader of the wanted
+        # fields; an event whose arguments the decoder decodes but whose fields are not wanted gets a reader that
+        # only checks (the full decoding refuses a malformed one); None for the others.
+        self._readers: dict[str, dict[str, tuple[str, str, _FieldReader | None]]] = {}
+        for address, name, events in spec.contracts:
+            known = self._readers[address] = {}
+            for topic0, item in events:
+                key = (name, item["name"])
+                reader = None
+                if key in fields:
+                    reader = _FieldReader.of(name, item, fields[key])
+                elif self._args_of is None or key in self._args_of:
+                    reader = _FieldReader.of(name, item, (), wanted=False)
+                known[topic0] = (name, item["name"], reader)
+
+    def read_row(self, log: RawLog) -> ReadRow:
+        """A log as a `ReadRow`: what a back-fill reads of each of tens of thousands of logs. The fields of an event
+        named in the decoder's `fields` are read straight out of the hex in their stored form; a log of a shape
+        this does not recognise (an unknown event, a malformed payload) goes through `decode_row`, so it gives
+        the same row as `stored_values` of the full decoding would."""
+        address = log["address"].lower()
+        topics = log["topics"]
+        try:
+            contract, name, reader = self._readers[address][topics[0]]
+            data = log["data"]
+            payload = bytes.fromhex(data[2:])
+            indexed = bytes.fromhex("".join([t[2:] for t in topics[1:]]))
+            values: tuple[ArgValue, ...] | None = None
+            if reader is not None:
+                body = data[2:]
+                # The shape the getters slice: as many topics as the event has, each a whole word of hex digits
+                # (no spaces, which fromhex would skip), and at least the words of the data's head.
+                if (len(indexed) != 32 * (reader.topics - 1) or set(map(len, topics)) != {66}
+                        or 2 * len(payload) != len(body) or len(body) < 64 * reader.words):
+                    return self._read_decoded(log)
+                values = tuple([get(topics, body) for get in reader.getters])
+                for check in reader.checks:
+                    check(topics, body)
+                if not reader.wanted:
+                    values = None
+            block_number = int(log["blockNumber"], 16)
+            log_index = int(log["logIndex"], 16)
+            return ((block_number << LOG_INDEX_BITS) | log_index, block_number, log["blockHash"],
+                    log["transactionHash"], int(log["transactionIndex"], 16), log_index, address, contract, name,
+                    values, indexed, payload)
+        except (KeyError, IndexError, ValueError):
+            return self._read_decoded(log)
+
+    def _read_decoded(self, log: RawLog) -> ReadRow:
+        """`read_row` by way of the full decoding (any failure there is the full decoding's)."""
+        row = self.decode_row(log)
+        wanted = self._fields.get((row[7], row[8]))
+        values = None if wanted is None else stored_values(wanted, row[9])
+        return (*row[:9], values, row[10], row[11])
 
     def decode_or_keep(self, log: RawLog) -> ChainLog:
         """Decodes a log; one no ABI describes is kept undecoded as `UnknownLog` (topics and data), not lost."""
@@ -279,6 +443,10 @@ class EventDecoder:
 
 LogRow = tuple[int, int, str, str, int, int, str, str, str, Mapping[str, ArgValue], bytes, bytes]
 """A decoded log as a tuple: its position (`pos`), then the fields of `ChainLog` in order."""
+
+ReadRow = tuple[int, int, str, str, int, int, str, str, str, tuple[ArgValue, ...] | None, bytes, bytes]
+"""A log as `EventDecoder.read_row` gives it: a `LogRow` whose arguments are the wanted fields in their stored
+forms (`stored_values`), or None for an event no fields are wanted of."""
 
 
 def _row(log: RawLog, address: str, contract: str, name: str, args: Mapping[str, ArgValue], topics: bytes) -> LogRow:

@@ -49,8 +49,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from tracemark.chain.deployments import Deployment, load_deployment
-from tracemark.chain.indexer.batch import STATE_EVENTS, RangeBatch, fetch_range
-from tracemark.chain.indexer.events import EventDecoder, pos
+from tracemark.chain.indexer.batch import RangeBatch, fetch_range, planning_decoder
+from tracemark.chain.indexer.events import pos
 from tracemark.chain.indexer.gcpause import gc_paused
 from tracemark.chain.indexer.projector import Projector
 from tracemark.chain.indexer.rpc import (
@@ -263,7 +263,7 @@ class ChainIndexer:
         self.config = config or IndexerConfig()
         self.chain_id = deployment.chain_id
         self.stop = stop or threading.Event()
-        self.decoder = EventDecoder(deployment, args_of=STATE_EVENTS)
+        self.decoder = planning_decoder(deployment)
         self.projector = Projector(self.chain_id)
         self.backoff = Backoff(self.config.retry_base_s, self.config.retry_max_s)
         self.range_size = max(1, min(self.config.initial_range, self.config.max_range))

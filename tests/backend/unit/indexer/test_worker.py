@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,19 +23,11 @@ from typing import Any
 import pytest
 from eth_utils.crypto import keccak
 
-from tracemark.chain.deployments import Deployment
-from tracemark.chain.indexer.batch import STATE_EVENTS, RangeBatch, fetch_range
-from tracemark.chain.indexer.events import DecoderSpec, EventDecoder
+from tests.backend.unit.indexer.deployment import ADDRESSES, DEPLOYMENT
+from tracemark.chain.indexer.batch import RangeBatch, fetch_range, planning_decoder
 from tracemark.chain.indexer.rpc import RpcClient, RpcResponseError, RpcTransportError
 from tracemark.chain.indexer.worker import DecodeWorker, DecodeWorkerError, WorkerSetup
 
-ADDRESSES = {
-    "CPYToken": "0x5fbdb2315678afecb367f032d93f642f64180aa3",
-    "ImageCertificate": "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512",
-    "LicenseMarket": "0x9fe46736679d2d9a65f0992f2272de9f3c7fa6e0",
-    "EvidenceAnchor": "0xcf7ed3acca5a467e9e704c703e8d87f634fb0fc9",
-}
-DEPLOYMENT = Deployment(chain_id=31337, block=1, deployed_at=datetime.now(UTC), contracts=ADDRESSES)
 ZERO = "0x" + "00" * 32
 
 
@@ -131,11 +122,11 @@ def node() -> Iterator[StubNode]:
 
 
 def setup_for(url: str, timeout_s: float = 5.0) -> WorkerSetup:
-    return WorkerSetup(url, timeout_s, 31337, DecoderSpec.of(DEPLOYMENT, STATE_EVENTS))
+    return WorkerSetup(url, timeout_s, 31337, planning_decoder(DEPLOYMENT).spec)
 
 
 def test_a_batch_from_the_worker_equals_the_one_built_in_process(node: StubNode) -> None:
-    expected = fetch_range(RpcClient(node.url), EventDecoder(DEPLOYMENT, STATE_EVENTS), 31337, 10, 40)
+    expected = fetch_range(RpcClient(node.url), planning_decoder(DEPLOYMENT), 31337, 10, 40)
     worker = DecodeWorker(setup_for(node.url))
     try:
         futures = [worker.submit(10, 40), worker.submit(41, 41)]
@@ -152,7 +143,7 @@ def test_a_batch_from_the_worker_equals_the_one_built_in_process(node: StubNode)
 
 
 def test_a_batch_pickles_with_each_hash_once(node: StubNode) -> None:
-    batch = fetch_range(RpcClient(node.url), EventDecoder(DEPLOYMENT, STATE_EVENTS), 31337, 10, 40)
+    batch = fetch_range(RpcClient(node.url), planning_decoder(DEPLOYMENT), 31337, 10, 40)
     again: RangeBatch = pickle.loads(pickle.dumps(batch))
     assert again == batch
     assert again.events[0][1] is again.events[1][1], "a block's hash is one object after the hand-over"
@@ -180,7 +171,7 @@ def test_a_bug_in_the_worker_surfaces_as_the_same_exception() -> None:
     worker = DecodeWorker(setup_for(stub.url))
     try:
         with pytest.raises(KeyError) as in_process:
-            fetch_range(RpcClient(stub.url), EventDecoder(DEPLOYMENT, STATE_EVENTS), 31337, 5, 5)
+            fetch_range(RpcClient(stub.url), planning_decoder(DEPLOYMENT), 31337, 5, 5)
         with pytest.raises(KeyError) as crossed:
             worker.submit(5, 5).result(timeout=60)
         assert worker.submit(5, 5).exception(timeout=60) is not None, "the worker goes on after an error"
