@@ -125,6 +125,11 @@ class Database:
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see the module docstring)
             cursor = dbapi_connection.cursor()
+            # 16 KiB pages for a new database (an existing one keeps its page size): the indexer's back-fill writes
+            # tens of thousands of rows per transaction, and larger pages cut its per-page cost of B-tree inserts,
+            # splits and write-ahead log frames (docs/benchmarks.md, "Chain indexer"). It must come before WAL mode,
+            # which fixes the page size of a new file.
+            cursor.execute("PRAGMA page_size=16384")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
