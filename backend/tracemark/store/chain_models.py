@@ -66,9 +66,10 @@ class ChainEvent(Base):
     (`tracemark.chain.indexer.events.EventDecoder.decode_stored` decodes the arguments).
 
     The primary key leads with the block number, which the block hash implies (so the key is unique exactly when
-    chain, block hash, transaction and log index are): the index then grows at its end as blocks arrive, where a
-    key led by the hash scattered every range's rows over the whole index and made each commit rewrite most of
-    its pages."""
+    chain, block hash, transaction and log index are), and on SQLite the table is stored in its key's order
+    (`WITHOUT ROWID`): new rows land at the end of one B-tree, where a key led by the hash scattered every range's
+    rows over a separate index and made each commit rewrite most of its pages (migration 0008). Reads by position
+    go by block number (`pos` orders the events of a block)."""
 
     __tablename__ = "chain_events"
 
@@ -87,9 +88,7 @@ class ChainEvent(Base):
     )
     data: Mapped[bytes] = mapped_column(LargeBinary, doc="The log's data.")
 
-    __table_args__ = (
-        Index("ix_chain_events_pos", "chain_id", "pos", unique=True),
-    )
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class CertificateVersion(Base):

@@ -50,7 +50,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tracemark.chain.deployments import Deployment, load_deployment
 from tracemark.chain.indexer.batch import RangeBatch, fetch_range, planning_decoder
-from tracemark.chain.indexer.events import pos
 from tracemark.chain.indexer.gcpause import gc_paused
 from tracemark.chain.indexer.projector import Projector
 from tracemark.chain.indexer.rpc import (
@@ -668,8 +667,8 @@ class ChainIndexer:
                 while len(stored) < _ANCESTOR_BATCH:
                     found = session.execute(
                         select(ChainEvent.block_number, ChainEvent.block_hash)
-                        .where(ChainEvent.chain_id == self.chain_id, ChainEvent.pos < pos(below, 0))
-                        .order_by(ChainEvent.pos.desc())
+                        .where(ChainEvent.chain_id == self.chain_id, ChainEvent.block_number < below)
+                        .order_by(ChainEvent.block_number.desc())
                         .limit(1)
                     ).first()
                     if found is None:

@@ -220,7 +220,9 @@ class Projector:
             )
         for model in append_only:
             table = table_of(model)
-            result = connection.execute(delete(table).where(table.c.chain_id == self.chain_id, table.c.pos >= cut))
+            # The events go by block number, their key's first column (they have no index on positions).
+            after = table.c.block_number > after_block if model is ChainEvent else table.c.pos >= cut
+            result = connection.execute(delete(table).where(table.c.chain_id == self.chain_id, after))
             if model is ChainEvent:
                 removed = result.rowcount
         blocks = table_of(ChainBlock)

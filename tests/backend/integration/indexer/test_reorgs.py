@@ -27,6 +27,7 @@ from tests.backend.integration.indexer.support import (
     sqlite,
     stored_log_keys,
 )
+from tracemark.chain.indexer.indexer import KEEP_BELOW_CONFIRMED, WINDOW_MARGIN
 from tracemark.store.chain_models import ChainReorg
 
 pytestmark = pytest.mark.integration
@@ -102,3 +103,40 @@ def random_reorgs(chain: DevChain, tmp_path: Path, count: int, seed: int) -> Non
     assert max(depths) > CONFIRMATIONS, "some reorgs went beyond the confirmation depth"
     assert undone >= count // 2, "most reorgs were seen and undone (the others replaced unindexed blocks)"
     assert deep > 0, "reorgs beyond the confirmation depth are recorded as such"
+
+
+def test_a_reorg_deeper_than_the_kept_block_hashes_finds_its_ancestor_among_the_events(
+    dev_chain: DevChain, tmp_path: Path
+) -> None:
+    """Block hashes are kept only for the unconfirmed window and a few blocks below; a deeper reorg is traced back
+    through the blocks of the stored events (by block number, newest first) to the last one still on the chain."""
+    chain = dev_chain
+    rng = random.Random(31)
+    database = sqlite(tmp_path / "deep.db")
+    indexer = new_indexer(database, chain, confirmations=CONFIRMATIONS, initial_range=8)
+    indexer.prepare()
+    for _ in range(45):  # events in every block, so every replaced block held some
+        chain.random_activity(rng.randint(2, 5))
+        chain.flush()
+        chain.mine(1)
+    indexer.sync()
+    kept = KEEP_BELOW_CONFIRMED + CONFIRMATIONS + WINDOW_MARGIN
+    depth = kept + 12
+    chain.resync_nonces()
+    chain.random_activity(6)
+    txs = chain.take()
+    for tx in txs:
+        tx.pop("nonce")
+    height = chain.block_number()
+    chain.rpc("anvil_reorg", [depth, [[tx, rng.randrange(depth)] for tx in txs]])
+    chain.resync_nonces()
+    indexer.sync()
+
+    assert_same_state(dump(database), fresh_dump(chain, tmp_path / "fresh.db", confirmations=CONFIRMATIONS))
+    assert_canonical(database, chain)
+    assert stored_log_keys(database) == chain_log_keys(chain)
+    with database.engine.connect() as connection:
+        ancestor, beyond = connection.execute(
+            select(ChainReorg.common_ancestor, ChainReorg.beyond_confirmations)).one()
+    assert ancestor == height - depth, "the ancestor is the block just below the replaced ones"
+    assert beyond
