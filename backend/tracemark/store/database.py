@@ -41,6 +41,7 @@ def database_url(settings: Settings) -> str:
     return f"sqlite:///{settings.data_dir / 'tracemark.db'}"
 
 
+_WAL_CHECKPOINT_BYTES = 32 * 1024 * 1024
 _INSERTS: dict[tuple[str, str, tuple[str, ...]], str] = {}
 
 
@@ -136,7 +137,9 @@ class Database:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache per connection
             cursor.execute("PRAGMA temp_store=MEMORY")
-            cursor.execute("PRAGMA wal_autocheckpoint=8192")  # checkpoint every 32 MiB of WAL, not every 4
+            # Checkpoint every 32 MiB of WAL rather than SQLite's 1,000 pages, whatever the file's page size.
+            page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
+            cursor.execute(f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_BYTES // page_size}")
             cursor.close()
 
         @event.listens_for(engine, "begin")

@@ -41,7 +41,7 @@ from tracemark.chain.indexer.events import (
     stored_values,
 )
 from tracemark.chain.indexer.gcpause import gc_paused
-from tracemark.chain.indexer.rpc import RpcClient
+from tracemark.chain.indexer.rpc import BlockHeader, RpcClient
 
 if TYPE_CHECKING:
     from tracemark.chain.deployments import Deployment
@@ -119,6 +119,9 @@ class RangeBatch:
     anchors: list[tuple[Any, ...]] = field(default_factory=list)
     block_hashes: list[tuple[int, str]] = field(default_factory=list)
     """Distinct (block number, lowercase block hash) pairs the logs name."""
+    headers: list[tuple[int, BlockHeader | None]] = field(default_factory=list)
+    """The headers of the range's first and last blocks (None for a block the chain does not have), read after the
+    logs: the indexer checks the logs' block hashes and the range's link to its checkpoint against them."""
 
     @property
     def count(self) -> int:
@@ -229,13 +232,33 @@ def planning_decoder(deployment: Deployment) -> EventDecoder:
 
 
 def fetch_range(rpc: RpcClient, decoder: EventDecoder, chain_id: int, first: int, last: int) -> RangeBatch:
-    """Fetches, decodes and plans the logs of blocks `first..last` (both included): the whole job of the decode
-    stage, in the decode worker or in a thread of the indexer.
+    """Fetches, decodes and plans the logs of blocks `first..last` (both included), with the headers of its ends:
+    the whole job of the decode stage, in the decode worker or in a thread of the indexer.
 
     Raises:
         RpcError: the node did not answer usefully (the indexer retries or narrows the range).
     """
-    return plan_logs(decoder, chain_id, get_logs(rpc, decoder, first, last))
+    return plan_range(decoder, chain_id, read_range(rpc, decoder, first, last))
+
+
+RangeRead = tuple[list[RawLog], list[tuple[int, BlockHeader | None]]]
+"""The raw logs of a range, and the headers of its first and last blocks."""
+
+
+def read_range(rpc: RpcClient, decoder: EventDecoder, first: int, last: int) -> RangeRead:
+    """The raw logs of blocks `first..last`, then (after them, so that a chain that moved in between shows) the
+    headers of the first and last block."""
+    logs = get_logs(rpc, decoder, first, last)
+    ends = sorted({first, last})
+    return logs, list(zip(ends, rpc.headers(ends), strict=True))
+
+
+def plan_range(decoder: EventDecoder, chain_id: int, read: RangeRead) -> RangeBatch:
+    """The batch of a range read by `read_range`."""
+    logs, headers = read
+    batch = plan_logs(decoder, chain_id, logs)
+    batch.headers = headers
+    return batch
 
 
 def get_logs(rpc: RpcClient, decoder: EventDecoder, first: int, last: int) -> list[RawLog]:

@@ -403,7 +403,12 @@ class ChainIndexer:
             self._request_ahead(ahead, last + 1, head, source)
             window_start = max(first, head - self.config.confirmations - WINDOW_MARGIN + 1)
             numbers = sorted({first, last} | set(range(window_start, last + 1)))
-            headers = self._headers(numbers)
+            # The range's ends came with its logs (read after them); only the window near the head is asked for.
+            known = dict(batch.headers)
+            missing = [n for n in numbers if n not in known]
+            if missing:
+                known.update(zip(missing, self._headers(missing), strict=True))
+            headers = [known[n] for n in numbers]
             if any(h is None for h in headers):  # the chain got shorter while we read it
                 head = self._retry("eth_blockNumber", self.rpc.block_number)
                 cursor = self._undo_reorg(head)

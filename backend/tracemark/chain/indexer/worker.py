@@ -46,8 +46,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from tracemark.chain.indexer.batch import RangeBatch, get_logs, plan_logs
-from tracemark.chain.indexer.events import DecoderSpec, EventDecoder, RawLog
+from tracemark.chain.indexer.batch import RangeBatch, RangeRead, plan_range, read_range
+from tracemark.chain.indexer.events import DecoderSpec, EventDecoder
 from tracemark.chain.indexer.gcpause import gc_paused
 from tracemark.chain.indexer.rpc import client_for
 
@@ -220,7 +220,7 @@ def serve(requests: Connection, replies: Connection) -> None:
     except OSError:
         return
     fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracemark-worker-getlogs")
-    fetching: deque[tuple[int, Future[list[RawLog]]]] = deque()
+    fetching: deque[tuple[int, Future[RangeRead]]] = deque()
     try:
         while True:
             while not fetching or requests.poll():  # wait for a request, then take all that are waiting
@@ -231,11 +231,11 @@ def serve(requests: Connection, replies: Connection) -> None:
                 if message is None:
                     return
                 request_id, first, last = message
-                fetching.append((request_id, fetcher.submit(get_logs, rpc, decoder, first, last)))
+                fetching.append((request_id, fetcher.submit(read_range, rpc, decoder, first, last)))
             request_id, fetched = fetching.popleft()
             try:
                 reply: tuple[int, RangeBatch | None, BaseException | None] = (
-                    request_id, plan_logs(decoder, setup.chain_id, fetched.result()), None
+                    request_id, plan_range(decoder, setup.chain_id, fetched.result()), None
                 )
             except Exception as exc:  # every error crosses over to the parent
                 exc.add_note("in the decode worker:\n" + "".join(traceback.format_exception(exc)))

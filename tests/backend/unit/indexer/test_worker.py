@@ -44,7 +44,7 @@ def sample_logs(first: int, last: int) -> list[dict[str, Any]]:
     logs = []
     alice = "0x" + "00" * 12 + "a1" * 20
     for block in range(first, last + 1):
-        block_hash = "0x" + word(block * 7 + 1)
+        block_hash = block_hash_of(block)
         tx = "0x" + word(block * 11)
         token = block
         logs += [
@@ -61,6 +61,17 @@ def sample_logs(first: int, last: int) -> list[dict[str, Any]]:
              "topics": [topic("Transfer(address,address,uint256)"), alice, alice], "data": "0x" + word(7)},
         ]
     return logs
+
+
+def block_hash_of(block: int) -> str:
+    return "0x" + word(block * 7 + 1)
+
+
+def header(request: dict[str, Any]) -> dict[str, str]:
+    """The stub chain's header of the block an `eth_getBlockByNumber` request names."""
+    block = int(request["params"][0], 16)
+    return {"number": hex(block), "hash": block_hash_of(block), "parentHash": block_hash_of(block - 1),
+            "timestamp": hex(1_700_000_000 + block)}
 
 
 Answer = Callable[[dict[str, Any]], Any]
@@ -81,6 +92,14 @@ class StubNode:
 
             def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
+                if isinstance(request, list):  # a batch: block headers, answered from the same block scheme
+                    body = json.dumps([{"jsonrpc": "2.0", "id": item["id"], "result": header(item)}
+                                       for item in request]).encode()
+                    self.send_response(200)
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 result = node.answer(request)
                 if result is None:
                     node.release.wait(30)
