@@ -88,6 +88,8 @@ PREFETCH_RANGES = 3
 worker has the next range queued while it decodes one (the one before that is with this process), so its fetch
 thread has the node serve the next while it decodes: fewer, and the worker waits for the node after every range.
 The range size adapts with a lag of these ranges."""
+STARTING_RANGES = 2
+"""How many of a back-fill's first ranges this process reads itself while the decode worker starts."""
 _STOP_CHECK_S = 0.2
 
 DecodeProcess = Literal["auto", "always", "never"]
@@ -182,10 +184,12 @@ class _ThreadSource:
 
 
 class _WorkerSource:
-    """Ranges fetched and planned by the decode worker process. With `starting`, the first range is fetched by
-    that thread source if the worker is not ready yet (its start-up takes about a tenth of a second), so the
-    writer can start meanwhile; every later range goes to the worker (it queues them until it is ready): ranges
-    decoded in this process would slow the writer down. A worker that ended (killed, crashed) is replaced on the
+    """Ranges fetched and planned by the decode worker process. With `starting`, the first `STARTING_RANGES`
+    ranges are fetched by that thread source if the worker is not ready yet: the worker's start-up takes about a
+    tenth of a second and its first batch comes about 0.2 s later, so the writer starts on ranges of its own process
+    meanwhile and finds the worker's first batch ready when it is done with them (with one range only, it waited
+    about 0.1 s for it). Every later range goes to the worker (it queues them until it is ready): ranges decoded in
+    this process slow the writer down. A worker that ended (killed, crashed) is replaced on the
     next request, which the indexer makes after its back-off.
 
     Raises:
@@ -195,10 +199,14 @@ class _WorkerSource:
     def __init__(self, setup: WorkerSetup, starting: _ThreadSource | None) -> None:
         self._setup = setup
         self._starting = starting
+        self._starting_left = STARTING_RANGES
         self.worker = DecodeWorker(setup)
 
     def submit(self, first: int, last: int) -> Future[RangeBatch]:
-        starting, self._starting = self._starting, None
+        starting = self._starting
+        self._starting_left -= 1
+        if self._starting_left <= 0:
+            self._starting = None
         if starting is not None and not self.worker.ready.is_set():
             return starting.submit(first, last)
         if not self.worker.alive:
