@@ -11,7 +11,7 @@ same run:
 - raw: `eth_getLogs` of the four contracts, JSON-decoded by the client the decode worker uses
   (`rpc.client_for`), nothing else, two ways: one request over the whole range, and requests of the indexer's
   first range size one after the other. The faster of the two is the raw rate the ratio is taken against (anvil
-  answers one very large request slowly and unevenly, from 0.5 to 3 s for the same range in one run);
+  answers one very large request slowly and unevenly, from 0.44 to 3.7 s for the same range in one run);
 - indexed: the indexer from an empty (migrated) database to the head: fetching, decoding, verifying headers,
   materialising state and committing checkpoints. By default (`--decode-process auto`) a back-fill this long is
   fetched and decoded by the indexer's decode worker process while the benchmark's process writes; its start-up

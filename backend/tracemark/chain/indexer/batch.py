@@ -96,11 +96,6 @@ order `plan_rows` unpacks them (the other events are stored as logs only)."""
 STATE_EVENTS = frozenset(PLANNED)
 
 
-def u256(value: int) -> str:
-    """A 256-bit number as stored: 64 lowercase hex digits."""
-    return f"{value:064x}"
-
-
 def as_int64(value: int) -> int:
     """A uint64 time or duration as a signed 64-bit column (no real value comes near the clamp)."""
     return value if value <= _INT64_MAX else _INT64_MAX

@@ -144,10 +144,15 @@ def _text_at(body: str, word_index: int) -> str:
     return bytes.fromhex(body[offset + 64 : offset + 64 + length]).decode("utf-8", "replace")
 
 
+def u256(value: int) -> str:
+    """A 256-bit number as stored: 64 lowercase hex digits (`FIELD_U256`)."""
+    return f"{value:064x}"
+
+
 def stored_value(form: int, value: ArgValue) -> ArgValue:
     """A decoded argument in its stored form (`FIELD_*`)."""
     if form == FIELD_U256:
-        return f"{int(value):064x}"
+        return u256(int(value))
     if form == FIELD_INT:
         return int(value)
     return str(value)
@@ -189,8 +194,6 @@ def _field_getter(form: int, topic: int | None, word: int) -> _Getter:
 class _FieldReader:
     """Reads the fields of one event (see `_field_getter`); `topics` and `words` are the shape it expects."""
 
-    contract: str
-    name: str
     topics: int  # topics of the log, topic 0 included
     words: int  # data words of its head (static values and string offsets)
     getters: tuple[_Getter, ...]
@@ -204,6 +207,8 @@ class _FieldReader:
         head = [i for i in inputs if not i["indexed"]]
         getters = []
         for name, form in fields:
+            if form not in _FORM_TYPES:
+                raise ValueError(f"{contract}.{item['name']}.{name}: no stored form {form!r} (see FIELD_*)")
             found = [i for i in inputs if i["name"] == name]
             if len(found) != 1 or not str(found[0]["type"]).startswith(_FORM_TYPES[form]):
                 raise ValueError(f"{contract}.{item['name']} has no {name} that reads as form {form}")
@@ -216,7 +221,7 @@ class _FieldReader:
         read = {name for name, _form in fields}
         checks = tuple(_field_getter(FIELD_TEXT, None, word) for word, i in enumerate(head)
                        if i["type"] == "string" and i["name"] not in read)
-        return cls(contract, item["name"], 1 + len(indexed), len(head), tuple(getters), checks, wanted)
+        return cls(1 + len(indexed), len(head), tuple(getters), checks, wanted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +328,6 @@ class EventDecoder:
     def _build(self, spec: DecoderSpec) -> None:
         self.spec = spec
         fields = dict(spec.fields)
-        self._fields = fields
         self.fields: Mapping[tuple[str, str], FieldSpec] = fields
         """What `read_row` reads, by (contract, event)."""
         self._args_of = None if spec.args_of is None else spec.args_of | frozenset(fields)
@@ -386,7 +390,7 @@ class EventDecoder:
     def _read_decoded(self, log: RawLog) -> ReadRow:
         """`read_row` by way of the full decoding (any failure there is the full decoding's)."""
         row = self.decode_row(log)
-        wanted = self._fields.get((row[7], row[8]))
+        wanted = self.fields.get((row[7], row[8]))
         values = None if wanted is None else stored_values(wanted, row[9])
         return (*row[:9], values, row[10], row[11])
 

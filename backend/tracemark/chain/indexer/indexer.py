@@ -5,12 +5,14 @@ Data flow (see docs/architecture.md, "Chain indexer"):
 1. **Back-fill** from the deployment block in adaptive `eth_getLogs` ranges: a range grows (x2) while answers stay
    small and shrinks (/2) when a node says "too many results", times out, or answers with more logs than
    `target_logs`. **Live**: once caught up, poll every `poll_interval_s`.
-2. Every range is checked against block headers: the first block's parent must be the stored tip (otherwise the
-   chain was reorganised), and inside the unconfirmed window (`confirmations` blocks below the head) every block's
-   header is read, must link to its parent, and must carry the hash its logs name.
+2. Every range is checked against block headers read after its logs (those of its first and last block come with
+   its batch): the first block's parent must be the stored tip (otherwise the chain was reorganised), and inside
+   the unconfirmed window (`confirmations` blocks below the head) every block's header is read, must link to its
+   parent, and must carry the hash its logs name.
 3. The decoded events, the state they imply (`Projector`), the block hashes of the window and the checkpoint
    (`chain_cursors`) are written in **one transaction**. A killed process loses at most the range it was writing
-   and indexes it again; an event is keyed by (chain id, block hash, tx hash, log index), so nothing counts twice.
+   and indexes it again; an event is keyed by (chain id, block number, block hash, tx hash, log index), so nothing
+   counts twice.
 4. **Reorgs**: when the stored tip's hash is no longer the chain's, the common ancestor is the highest stored block
    (window hashes first, then the blocks of stored events) whose hash the chain still has. Everything after it is
    undone in one transaction and indexed again. A reorg deeper than `confirmations` is undone too, and logged as
@@ -203,12 +205,10 @@ class _WorkerSource:
         self.worker = DecodeWorker(setup)
 
     def submit(self, first: int, last: int) -> Future[RangeBatch]:
-        starting = self._starting
-        self._starting_left -= 1
-        if self._starting_left <= 0:
-            self._starting = None
-        if starting is not None and not self.worker.ready.is_set():
-            return starting.submit(first, last)
+        if self._starting is not None and self._starting_left > 0 and not self.worker.ready.is_set():
+            self._starting_left -= 1
+            return self._starting.submit(first, last)
+        self._starting_left = 0  # once one range went to the worker, the rest go there too
         if not self.worker.alive:
             log.warning("the decode worker ended; starting a new one")
             self.worker.close()

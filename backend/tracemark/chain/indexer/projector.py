@@ -32,9 +32,8 @@ from tracemark.chain.indexer.batch import (
     ZERO_HASH,
     RangeBatch,
     plan_batch,
-    u256,
 )
-from tracemark.chain.indexer.events import ChainLog, pos
+from tracemark.chain.indexer.events import ChainLog, pos, u256
 from tracemark.store.base import Base, table_of
 from tracemark.store.chain_models import (
     APPEND_ONLY_TABLES,

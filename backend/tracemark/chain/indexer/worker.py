@@ -1,5 +1,5 @@
-"""The decode worker: a second process that fetches, JSON-decodes, decodes and plans back-fill ranges, so that the
-indexer's own process does little but write.
+"""The decode worker: a second process that fetches (logs, then the headers of the range's ends), JSON-decodes,
+decodes and plans back-fill ranges, so that the indexer's own process does little but write.
 
 Why a process: a back-fill is bound by Python's global interpreter lock. Of the CPU a back-fill spends, decoding
 the JSON answers and the logs is about 40 % and the writer (SQLite, commits, the state logic) about 60 %; threads
@@ -12,10 +12,11 @@ How it is started: `python -m tracemark.chain.indexer.worker <request fd> <reply
 uvicorn's runner or a benchmark script, a second or more of imports before the first range). The worker imports
 only `batch`, `events`, `rpc` and `gcpause` (no SQLAlchemy, no web3, and no httpx where `rpc.client_for` allows),
 and builds its decoder from a `DecoderSpec` the parent sends: it is ready in about a tenth of a second.
-Messages are `multiprocessing.connection.Connection` frames (a length, then a pickle) over two pipes.
+Messages are `multiprocessing.connection.Connection` frames (a length, then a pickle) over two pipes; the reply
+pipe gets a 1 MiB buffer where the system allows it.
 
 The protocol: the parent sends a `WorkerSetup`; the worker answers `(0, None, None)` once it is ready (its
-start-up takes about a tenth of a second, and the indexer has its first range fetched in its own process meanwhile).
+start-up takes about a tenth of a second, and the indexer reads its first ranges in its own process meanwhile).
 Then the parent sends requests `(request id, first block, last block)`, a few ahead; the worker answers each,
 in order, with `(request id, RangeBatch, None)` or `(request id, None, exception)`, and ends on `None` or when the
 request pipe closes. An exception raised in the worker (an `RpcError` of the node, or a bug) crosses over as the

@@ -148,6 +148,8 @@ def test_every_planned_field_exists_in_its_form() -> None:
         EventDecoder(DEPLOYMENT, fields={("LicenseMarket", "OfferWithdrawn"): (("tokenId", FIELD_U256),)})
     with pytest.raises(ValueError, match="no holder that reads as form"):
         EventDecoder(DEPLOYMENT, fields={("LicenseMarket", "OfferWithdrawn"): (("holder", FIELD_TEXT),)})
+    with pytest.raises(ValueError, match="no stored form 9"):
+        EventDecoder(DEPLOYMENT, fields={("LicenseMarket", "OfferWithdrawn"): (("holder", 9),)})
 
 
 def test_planning_refuses_a_decoder_that_does_not_read_the_planned_fields() -> None:
