@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from tracemark.config import Settings
+from tracemark.store.checkpoints import HARD_LIMIT, SOFT_LIMIT, WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ def database_url(settings: Settings) -> str:
     return f"sqlite:///{settings.data_dir / 'tracemark.db'}"
 
 
-_WAL_CHECKPOINT_BYTES = 32 * 1024 * 1024
 _INSERTS: dict[tuple[str, str, tuple[str, ...]], str] = {}
 
 
@@ -112,8 +112,11 @@ class Database:
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **kwargs)
+        self._checkpointer: WalCheckpointer | None = None
         if self.is_sqlite:
             self._tune_sqlite(self.engine)
+            if self.url.database not in (None, "", ":memory:"):
+                self._checkpointer = WalCheckpointer(self.url.database or "")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -137,9 +140,11 @@ class Database:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache per connection
             cursor.execute("PRAGMA temp_store=MEMORY")
-            # Checkpoint every 32 MiB of WAL rather than SQLite's 1,000 pages, whatever the file's page size.
+            # Checkpoints run in the background (`tracemark.store.checkpoints`); a commit checkpoints by itself only
+            # past the hard limit, and a reset log is truncated back to the soft one.
             page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
-            cursor.execute(f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_BYTES // page_size}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={HARD_LIMIT // page_size}")
+            cursor.execute(f"PRAGMA journal_size_limit={SOFT_LIMIT}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -168,6 +173,8 @@ class Database:
         """A write transaction: committed when the block ends, rolled back on an exception."""
         with Session(self.engine.execution_options(**{_WRITE: True})) as session, session.begin():
             yield session
+        if self._checkpointer is not None:
+            self._checkpointer.wrote()
 
     def migrate(self, revision: str = "head") -> None:
         """Brings the schema to `revision` with the Alembic migrations; safe to call from several processes.
@@ -230,5 +237,7 @@ class Database:
         return sorted(inspect(self.engine).get_table_names())
 
     def dispose(self) -> None:
-        """Closes every pooled connection."""
+        """Closes every pooled connection (on SQLite, the last one to close checkpoints the write-ahead log)."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
