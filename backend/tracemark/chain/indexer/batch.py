@@ -272,5 +272,5 @@ def plan_logs(decoder: EventDecoder, chain_id: int, raw: list[RawLog]) -> RangeB
     if decoder.fields != PLANNED:
         raise ValueError("plan_logs needs a decoder that reads the planned fields (planning_decoder)")
     with gc_paused():
-        rows = sorted(map(decoder.read_row, raw), key=itemgetter(0))
+        rows = sorted(decoder.read_rows(raw), key=itemgetter(0))
         return plan_rows(chain_id, rows)

@@ -3,6 +3,9 @@ gives (`decode_or_keep`, `plan_batch`), for well-formed logs of every planned ev
 
 from __future__ import annotations
 
+import os
+import sys
+import tracemalloc
 from functools import partial
 from typing import Any
 
@@ -15,6 +18,7 @@ from hypothesis import strategies as st
 from tests.backend.unit.indexer.deployment import ADDRESSES, DEPLOYMENT
 from tracemark.chain.contracts import abi_of
 from tracemark.chain.deployments import CONTRACT_NAMES
+from tracemark.chain.indexer import events as events_module
 from tracemark.chain.indexer.batch import PERPETUAL, PLANNED, plan_batch, plan_logs, planning_decoder
 from tracemark.chain.indexer.events import (
     FIELD_ADDRESS,
@@ -166,3 +170,140 @@ def test_a_malformed_planned_event_is_kept_as_an_unknown_log() -> None:
         DECODER.decode(log)
     row = DECODER.read_row(log)
     assert (row[7], row[8], row[9]) == ("LicenseMarket", "UnknownLog", None)
+
+
+# ---- the compiled reader (_logrows.c) --------------------------------------------------------------------------
+
+@pytest.fixture
+def compiled() -> None:
+    """The compiled reader, or a skip that says why (a failure under TRACEMARK_REQUIRE_COMPILED=1, as in CI)."""
+    if events_module._logrows is None:
+        reason = "the compiled log reader _logrows is not built (make setup builds it with a C compiler)"
+        if os.environ.get("TRACEMARK_REQUIRE_COMPILED") == "1":
+            pytest.fail(f"{reason}; CI requires it (TRACEMARK_REQUIRE_COMPILED=1)")
+        pytest.skip(reason)
+
+
+needs_compiled = pytest.mark.usefixtures("compiled")
+
+
+@st.composite
+def odd_logs(draw: st.DrawFn) -> Any:
+    """A well-formed log with one part of it replaced by something a node should never send."""
+    log: dict[str, Any] = dict(draw(raw_logs()))
+    key = draw(st.sampled_from(["address", "topics", "data", "blockNumber", "blockHash", "transactionHash",
+                                "transactionIndex", "logIndex"]))
+    odd = draw(st.sampled_from(["missing", "none", "int", "non-ascii", "capital prefix", "long quantity",
+                                "big block", "tuple", "empty", "no prefix"]))
+    if odd == "missing":
+        del log[key]
+    elif odd == "none":
+        log[key] = None
+    elif odd == "int":
+        log[key] = 7
+    elif odd == "non-ascii":
+        log[key] = "0xé" + "0" * 10 if key != "topics" else ["0x" + "é" * 64]
+    elif odd == "capital prefix" and isinstance(log[key], str):
+        log[key] = "0X" + log[key][2:]
+    elif odd == "long quantity":
+        log[key] = "0x" + "0" * draw(st.integers(14, 20)) + "1"
+    elif odd == "big block":
+        log["blockNumber"] = hex(draw(st.integers(2**42, 2**70)))
+    elif odd == "tuple" and key == "topics":
+        log[key] = tuple(log[key])
+    elif odd == "empty":
+        log[key] = [] if key == "topics" else ""
+    elif odd == "no prefix" and isinstance(log[key], str):
+        log[key] = log[key][2:]
+    return log if draw(st.integers(0, 9)) else list(log.items())  # now and then not even a dict
+
+
+def well_formed(contract: str, item: dict[str, Any], n: int) -> RawLog:
+    """A log of the event with plain arguments (`n` varies them): every event, the compiled reader's and not."""
+    samples = {"address": "0x" + f"{n + 1:02x}" * 20, "bytes32": bytes([n]) * 32, "string": f"cid-{n}", "bool": True}
+    values = [samples.get(i["type"], n * 100 + 7) for i in item["inputs"]]
+    topics = [topic0(item)] + ["0x" + encode([i["type"]], [v]).hex()
+                               for i, v in zip(item["inputs"], values, strict=True) if i["indexed"]]
+    head = [(i["type"], v) for i, v in zip(item["inputs"], values, strict=True) if not i["indexed"]]
+    return RawLog(address=ADDRESSES[contract], topics=topics,
+                  data="0x" + encode([t for t, _ in head], [v for _, v in head]).hex(), blockNumber=hex(100 + n),
+                  blockHash="0x" + "ab" * 32, transactionHash="0x" + f"{n:02x}" * 32, transactionIndex=hex(n),
+                  logIndex=hex(n))
+
+
+def compiled_read(decoder: EventDecoder, log: Any) -> Any:
+    assert events_module._logrows is not None
+    return events_module._logrows.read_rows([log], decoder._compiled, decoder.read_row)[0]
+
+
+def same_outcome(decoder: EventDecoder, log: Any) -> None:
+    compiled, python = outcome(partial(compiled_read, decoder), log), outcome(decoder.read_row, log)
+    assert repr(compiled) == repr(python)  # repr: the same types too, not only equal values
+
+
+@needs_compiled
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw_logs())
+def test_the_compiled_reader_reads_a_log_as_read_row_does(log: RawLog) -> None:
+    for decoder in (DECODER, PARTIAL, EventDecoder(DEPLOYMENT)):
+        same_outcome(decoder, log)
+
+
+@needs_compiled
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(odd_logs())
+def test_the_compiled_reader_hands_back_what_it_does_not_know(log: Any) -> None:
+    for decoder in (DECODER, PARTIAL):
+        same_outcome(decoder, log)
+
+
+@needs_compiled
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(raw_logs(), max_size=30))
+def test_reading_a_range_compiled_or_not_gives_the_same_rows(logs: list[RawLog]) -> None:
+    compiled = outcome(DECODER.read_rows, logs)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(events_module, "_logrows", None)
+        python = outcome(DECODER.read_rows, logs)
+    assert repr(compiled) == repr(python)
+    if not isinstance(python, type):
+        assert python == [outcome(DECODER.read_row, log) for log in logs]
+
+
+@needs_compiled
+def test_the_compiled_reader_refuses_bad_arguments_and_a_list_changed_under_it() -> None:
+    assert events_module._logrows is not None
+    read_rows = events_module._logrows.read_rows
+    with pytest.raises(TypeError, match="three arguments"):
+        read_rows([], {})  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="a list, a dict and a callable"):
+        read_rows((), DECODER._compiled, DECODER.read_row)  # type: ignore[arg-type]
+    logs: list[Any] = [{"address": "nowhere"}, {"address": "nowhere"}]
+
+    def growing(log: Any) -> Any:
+        logs.append(log)
+        return None
+
+    with pytest.raises(RuntimeError, match="changed while it was read"):
+        read_rows(logs, {}, growing)
+    # What the fallback raises comes through as it is.
+    with pytest.raises(KeyError):
+        DECODER.read_rows([{"topics": []}])  # type: ignore[list-item]
+
+
+@needs_compiled
+def test_the_compiled_reader_keeps_no_references() -> None:
+    logs = [well_formed(contract, item, n) for n in range(3) for contract, item in EVENTS]
+    refs = [sys.getrefcount(log) for log in logs] + [sys.getrefcount(v) for log in logs for v in log.values()]
+    tracemalloc.start()
+    try:
+        DECODER.read_rows(logs)  # warm up (caches, interned strings)
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(200):
+            rows = DECODER.read_rows(logs)
+            del rows
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024, f"{grown} bytes kept after 200 readings"
+    assert refs == [sys.getrefcount(log) for log in logs] + [sys.getrefcount(v) for log in logs for v in log.values()]
