@@ -9,8 +9,10 @@ Here the writer's commits only append (their connections' automatic checkpoint i
 and `WalCheckpointer` runs a PASSIVE checkpoint, which never blocks a writer or a reader, in a thread of its own:
 
 - once the writers have been idle for `IDLE_S` after a commit: a burst of writes is copied when it ends;
-- after every commit once the log holds more than `SOFT_LIMIT` since it was last reset: a long back-fill is
-  copied while it goes on, so the log stays bounded.
+- once the log holds more than `SOFT_LIMIT` since it was last reset, after the commit that grows it by another
+  half of `SOFT_LIMIT`: a long back-fill is copied while it goes on, so the log stays bounded, in a few large
+  copies rather than one per commit (each checkpoint costs two fsyncs, and a page written by several commits is
+  copied once).
 
 The log is reset (written again from its start) only by a writer that begins a transaction when everything in it
 has been copied; a background checkpoint racing a busy writer may rarely get there. If the log still reaches
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 IDLE_S = 0.25
 """How long the writers must have been quiet before a burst of writes is checkpointed."""
 SOFT_LIMIT = 64 * 1024 * 1024
-"""Log bytes above which every commit is followed by a background checkpoint."""
+"""Log bytes above which the log is checkpointed in the background, every half of this much it grows."""
 HARD_LIMIT = 256 * 1024 * 1024
 """Log bytes above which the committing writer checkpoints itself (SQLite's `wal_autocheckpoint`)."""
 _BUSY_TIMEOUT_S = 30.0
@@ -55,7 +57,7 @@ class WalCheckpointer:
     Args:
         path: The database file.
         idle_s: Quiet time after a commit before a checkpoint.
-        soft_limit: Log size above which a checkpoint follows every commit.
+        soft_limit: Log size above which a checkpoint follows every half of this much growth.
     """
 
     def __init__(self, path: str, *, idle_s: float = IDLE_S, soft_limit: int = SOFT_LIMIT) -> None:
@@ -69,6 +71,7 @@ class WalCheckpointer:
         self._woken = threading.Condition(self._lock)
         self._last_write = 0.0
         self._pending = False  # something was committed since the last checkpoint started
+        self._checked_size = 0  # the log's size when a checkpoint last ran for its size
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -111,7 +114,11 @@ class WalCheckpointer:
 
     def _due(self) -> float:
         """Seconds until a checkpoint is due (0 or less: now). Called with the lock held."""
-        if self.wal_size() > self.soft_limit:
+        size = self.wal_size()
+        if size < self._checked_size:
+            self._checked_size = 0  # the log was reset (and cut back to the soft limit) since
+        if size > self.soft_limit and size >= self._checked_size + self.soft_limit // 2:
+            self._checked_size = size
             return 0.0
         return self._last_write + self.idle_s - time.monotonic()
 

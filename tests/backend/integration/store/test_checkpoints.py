@@ -101,7 +101,7 @@ def test_steady_writes_below_the_soft_limit_wait_for_a_pause(writer: Writer, tmp
     checkpointer.stop()
 
 
-def test_past_the_soft_limit_every_commit_is_followed_by_a_checkpoint(writer: Writer, tmp_path: Path) -> None:
+def test_past_the_soft_limit_checkpoints_run_while_the_writer_goes_on(writer: Writer, tmp_path: Path) -> None:
     checkpointer = WalCheckpointer(str(writer.path), idle_s=60.0, soft_limit=1024 * 1024)
     for _ in range(4):
         writer.commit_rows(100)  # about 400 KiB of log each
@@ -151,6 +151,26 @@ def test_a_checkpoint_of_something_not_a_database_is_logged(tmp_path: Path, capl
         assert checkpointer.checkpoint() is False
     assert "failed" in caplog.text
     assert checkpointer.checkpoints == 0
+
+
+def test_past_the_soft_limit_a_checkpoint_follows_every_half_limit_of_growth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The size rule alone, on scripted log sizes (the writer never pauses: idle_s is an hour)."""
+    mib = 1024 * 1024
+    checkpointer = WalCheckpointer(str(tmp_path / "x.db"), idle_s=3600.0, soft_limit=64 * mib)
+    sizes: list[int] = []
+    monkeypatch.setattr(checkpointer, "wal_size", lambda: sizes[-1])
+    checkpointer._last_write = time.monotonic()
+
+    def due_at(size_mib: float) -> bool:
+        sizes.append(int(size_mib * mib))
+        return checkpointer._due() <= 0
+
+    assert [due_at(s) for s in (10, 40, 64, 65, 70, 96, 97, 120, 129, 130, 200)] == [
+        False, False, False, True, False, False, True, False, True, False, True]
+    # The log was reset and cut back to the soft limit: the next checkpoint comes once it is past it again.
+    assert [due_at(s) for s in (64, 64, 66, 80, 98)] == [False, False, True, False, True]
 
 
 # ---- the store's database ------------------------------------------------------------------------------------
