@@ -20,9 +20,12 @@ has been copied; a background checkpoint racing a busy writer may rarely get the
 SQLite does by default. `PRAGMA journal_size_limit` (set to `SOFT_LIMIT` on every connection) truncates the file
 when it is reset, so the file's size tells how much the log holds.
 
-A checkpoint changes nothing a reader sees and nothing about durability: with `synchronous=NORMAL` a commit in the
-log survives a killed process either way, and a checkpoint that has not run yet only means SQLite reads those pages
-from the log. When the last connection closes (`Database.dispose`), SQLite checkpoints the log itself.
+A checkpoint changes nothing a reader sees: one that has not run yet only means SQLite reads those pages from the
+log. With `synchronous=NORMAL` a commit survives a killed process either way; a power cut may lose the commits since
+the log was last synced, which a checkpoint does first. SQLite's own checkpoint synced the log every 32 MiB, so the
+small commits of the API could wait a long time for it; here a burst is synced a quarter of a second after it ends,
+and a long back-fill (which the indexer can always redo from its stored checkpoint) every 32 MiB past the first 64.
+When the last connection closes (`Database.dispose`), SQLite checkpoints the log itself.
 
 This module is the store's: nothing here knows what is written.
 """

@@ -10,8 +10,9 @@ How it is started: `python -m tracemark.chain.indexer.worker <request fd> <reply
 (fork-and-exec, safe in the threaded processes the indexer runs in: the API server and the CLI). It is not
 `multiprocessing`'s 'spawn' context: that context re-imports the parent's `__main__` in the child (the CLI,
 uvicorn's runner or a benchmark script, a second or more of imports before the first range). The worker imports
-only `batch`, `events`, `rpc` and `gcpause` (no SQLAlchemy, no web3, and no httpx where `rpc.client_for` allows),
-and builds its decoder from a `DecoderSpec` the parent sends: it is ready in about a tenth of a second.
+only `batch`, `events` (and the compiled `_logrows`), `rpc` and `gcpause` (no SQLAlchemy, no web3, and no httpx
+where `rpc.client_for` allows), and builds its decoder from a `DecoderSpec` the parent sends: it is ready in about a
+tenth of a second.
 Messages are `multiprocessing.connection.Connection` frames (a length, then a pickle) over two pipes; the reply
 pipe gets a 1 MiB buffer where the system allows it.
 
