@@ -195,6 +195,7 @@ def test_the_store_writes_through_the_background_checkpointer(tmp_path: Path) ->
     assert checkpointer is not None
     assert _wait_for(lambda: checkpointer.checkpoints >= 1)
     assert _rows_in_file_alone(path, tmp_path) == 3
+    database.dispose()
 
 
 def test_a_failed_write_is_not_followed_by_a_checkpoint(tmp_path: Path) -> None:
